@@ -9,11 +9,10 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-OPENCC_CONFIGS = ("t2s", "tw2s", "tw2sp", "hk2s", "none")
-DROP_CLASSES = ("punct", "space", "digits", "latin")
+from tasks.errors import InputError
 
 
-class ConfigError(ValueError):
+class ConfigError(InputError):
     """A configuration problem, phrased as one line naming the file and the key."""
 
 
@@ -34,7 +33,9 @@ class SegmentOptions(Strict):
     engine: Literal["jieba"] = "jieba"
     hmm: bool = True
     user_dicts: tuple[Path, ...] = ()
-    drop: tuple[Literal["punct", "space", "digits", "latin"], ...] = ("punct", "space")
+    drop: tuple[Literal["punct", "digits", "latin"], ...] = Field(
+        ("punct",), description="token classes to drop; whitespace tokens are always dropped"
+    )
     split_sentences: bool = True
     max_tokens_per_line: int = Field(10000, ge=1, le=10000)
 
@@ -130,7 +131,6 @@ class Pipeline(Strict):
     segment: SegmentOptions = SegmentOptions()
     sweep: Sweep = Sweep()
     evaluate: EvalSets = EvalSets()
-    schedule: str | None = Field(None, description="cron expression for `zhvec serve`")
 
     def points(self) -> list[TrainParams]:
         return self.sweep.resolve()
@@ -146,7 +146,9 @@ class Settings(Strict):
     @model_validator(mode="after")
     def _default_exists(self) -> Settings:
         if self.default not in self.pipelines:
-            raise ValueError(f"default pipeline {self.default!r} is not among pipelines: {sorted(self.pipelines)}")
+            raise ValueError(
+                f"default pipeline {self.default!r} is not among pipelines: {sorted(self.pipelines)}"
+            )
         return self
 
     def pipeline(self, name: str | None) -> tuple[str, Pipeline]:

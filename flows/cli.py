@@ -1,0 +1,288 @@
+"""`zhvec`: parse arguments, load the configuration, call a flow or one stage function, print the result."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections.abc import Callable
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+class CliError(Exception):
+    """A user mistake: printed as one line, exit status 2."""
+
+
+def _config_path(arg: str | None) -> Path:
+    if arg:
+        return Path(arg)
+    local = Path("pipelines.yaml")
+    return local if local.is_file() else REPO / "pipelines.yaml"
+
+
+def _workers(n: int | None) -> int:
+    return n or os.cpu_count() or 1
+
+
+def _emit(result: dict[str, Any], as_json: bool) -> None:
+    if as_json:
+        print(json.dumps(result, ensure_ascii=False, default=str))
+    else:
+        for key, value in result.items():
+            print(f"{key:>16}: {value}")
+
+
+def _measured(fn: Callable[[], Any]) -> tuple[Any, dict[str, Any]]:
+    from tasks.measure import measure
+
+    with measure() as meter:
+        out = fn()
+    return out, {
+        "seconds": round(meter.wall_s, 3),
+        "cpu_seconds": round(meter.cpu_s, 3),
+        "peak_rss_mb": round(meter.peak_rss_bytes / 2**20, 1),
+    }
+
+
+def cmd_run(args: argparse.Namespace) -> None:
+    from tasks.config import check_inputs, load_settings
+
+    config = _config_path(args.config)
+    settings = load_settings(config)
+    name, pipeline = settings.pipeline(args.pipeline)
+    check_inputs(name, pipeline)  # every bad input is reported before the Prefect server starts
+
+    from flows.pipeline import run_pipeline
+
+    run_id = run_pipeline(pipeline=name, config_path=str(config.resolve()))
+    from tasks.store import Store
+
+    with Store(settings.database, read_only=True) as store:
+        board = store.leaderboard(run_id)
+    print(f"run {run_id} completed: {len(board)} points; database {settings.database}")
+    print(f"report: {settings.reports / name / run_id / 'index.html'}")
+
+
+def cmd_extract(args: argparse.Namespace) -> None:
+    from tasks.config import ExtractOptions
+    from tasks.extract import extract_dump
+
+    dump = Path(args.dump)
+    if not dump.is_file():
+        raise CliError(f"dump file not found: {dump}")
+    options = ExtractOptions(min_chars=args.min_chars)
+    index = Path(args.index) if args.index else None
+    stats, cost = _measured(
+        lambda: extract_dump(
+            dump,
+            Path(args.output),
+            options=options,
+            workers=_workers(args.workers),
+            index=index,
+            progress=not args.json,
+        )
+    )
+    _emit({**asdict(stats), **cost}, args.json)
+
+
+def cmd_convert(args: argparse.Namespace) -> None:
+    from tasks.convert import convert_shards
+
+    src = Path(args.input)
+    if not src.exists():
+        raise CliError(f"input not found: {src}")
+    stats, cost = _measured(
+        lambda: convert_shards(
+            src, Path(args.output), config=args.config, workers=_workers(args.workers), progress=not args.json
+        )
+    )
+    mbps = stats.bytes_in / 2**20 / cost["seconds"] if cost["seconds"] else 0.0
+    _emit({**asdict(stats), **cost, "mb_per_s": round(mbps, 2)}, args.json)
+
+
+def cmd_segment(args: argparse.Namespace) -> None:
+    from tasks.config import SegmentOptions
+    from tasks.segment import segment_corpus
+
+    src = Path(args.input)
+    if not src.exists():
+        raise CliError(f"input not found: {src}")
+    options = SegmentOptions(
+        hmm=not args.no_hmm, user_dicts=tuple(Path(d) for d in args.user_dict), drop=tuple(args.drop)
+    )
+    stats, cost = _measured(
+        lambda: segment_corpus(
+            src, Path(args.output), options=options, workers=_workers(args.workers), progress=not args.json
+        )
+    )
+    mbps = stats.bytes_in / 2**20 / cost["seconds"] if cost["seconds"] else 0.0
+    _emit({**asdict(stats), **cost, "mb_per_s": round(mbps, 2)}, args.json)
+
+
+def cmd_train(args: argparse.Namespace) -> None:
+    from tasks.config import TrainParams
+    from tasks.train import train_word2vec
+
+    params = TrainParams(
+        model=args.model,
+        vector_size=args.vector_size,
+        window=args.window,
+        negative=args.negative,
+        hs=args.hs,
+        sample=args.sample,
+        epochs=args.epochs,
+        min_count=args.min_count,
+        seed=args.seed,
+        workers=args.workers,
+    )
+    stats, cost = _measured(lambda: train_word2vec(Path(args.corpus), params, Path(args.output)))
+    wps = stats.trained_words / cost["seconds"] if cost["seconds"] else 0.0
+    _emit({**asdict(stats), **cost, "words_per_s": round(wps)}, args.json)
+
+
+def cmd_evaluate(args: argparse.Namespace) -> None:
+    from tasks.config import EvalSets, load_settings
+    from tasks.evaluate import evaluate_all, load_vectors, summary_json
+
+    vectors = Path(args.vectors)
+    if not vectors.is_file():
+        raise CliError(f"vectors file not found: {vectors}")
+    settings = load_settings(_config_path(args.config))
+    sets: EvalSets = settings.pipeline(None)[1].evaluate
+    methods = ("3cosadd", "3cosmul") if args.method == "both" else (args.method,)
+    metrics = evaluate_all(
+        load_vectors(vectors),
+        dict(sets.analogy),
+        dict(sets.similarity),
+        rules=args.rules,
+        methods=methods,
+        top_n=args.top_n,
+    )
+    summary = summary_json(metrics)
+    if args.json:
+        print(json.dumps(summary, ensure_ascii=False))
+        return
+    for m in metrics:
+        if m.category == "all":
+            seen = f"seen {m.seen}/{m.total}, coverage {m.coverage:.1%}"
+            print(f"{m.eval_set:>18} {m.method:>8}: {m.value:.4f}  ({seen})")
+
+
+def cmd_report(args: argparse.Namespace) -> None:
+    from tasks.config import load_settings
+    from tasks.report import render_report
+    from tasks.store import Store
+
+    settings = load_settings(_config_path(args.config))
+    if not settings.database.is_file():
+        raise CliError(f"no results database yet: {settings.database} (run `zhvec run` first)")
+    with Store(settings.database, read_only=True) as store:
+        run_id = args.run or store.latest_run(args.pipeline)
+        if run_id is None:
+            raise CliError(f"no runs recorded in {settings.database}")
+        print(render_report(store, run_id, settings.reports))
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="zhvec", description="Chinese Wikipedia dump → word vectors → benchmark report."
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("run", help="run a pipeline from pipelines.yaml (default: the bundled sample)")
+    p.add_argument("pipeline", nargs="?", help="pipeline name (default: `default:` in pipelines.yaml)")
+    p.add_argument("--config", help="pipelines.yaml path (default: ./pipelines.yaml, else the repo's)")
+    p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("extract", help="dump (.xml.bz2) → prose text shards")
+    p.add_argument("dump")
+    p.add_argument("-o", "--output", required=True, help="folder for the text shards")
+    p.add_argument("--index", help="multistream index (found next to the dump when omitted)")
+    p.add_argument("--workers", type=int)
+    p.add_argument("--min-chars", type=int, default=0, help="drop articles with less prose than this")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_extract)
+
+    p = sub.add_parser("convert", help="OpenCC conversion of a text file or shard folder")
+    p.add_argument("input")
+    p.add_argument("-o", "--output", required=True)
+    p.add_argument("--config", default="t2s", help="OpenCC config: t2s, tw2s, tw2sp, hk2s or none")
+    p.add_argument("--workers", type=int)
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_convert)
+
+    p = sub.add_parser(
+        "segment", help="jieba segmentation of a text file or shard folder into one corpus file"
+    )
+    p.add_argument("input")
+    p.add_argument("-o", "--output", required=True, help="corpus file (one sentence a line)")
+    p.add_argument("--no-hmm", action="store_true", help="switch off jieba's HMM for unknown words")
+    p.add_argument("--user-dict", action="append", default=[], help="jieba user dictionary (repeatable)")
+    p.add_argument("--drop", nargs="*", default=["punct"], choices=["punct", "digits", "latin"])
+    p.add_argument("--workers", type=int)
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_segment)
+
+    p = sub.add_parser("train", help="train word2vec on a corpus file")
+    p.add_argument("corpus")
+    p.add_argument("-o", "--output", required=True, help="folder for vectors.kv / .txt / .bin")
+    p.add_argument("--model", choices=["sg", "cbow"], default="sg")
+    p.add_argument("--vector-size", type=int, default=100)
+    p.add_argument("--window", type=int, default=5)
+    p.add_argument("--negative", type=int, default=5)
+    p.add_argument("--hs", type=int, choices=[0, 1], default=0)
+    p.add_argument("--sample", type=float, default=1e-4)
+    p.add_argument("--epochs", type=int, default=5)
+    p.add_argument("--min-count", type=int, default=5)
+    p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--workers", type=int)
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("evaluate", help="score word2vec-format vectors (text or binary) on the eval sets")
+    p.add_argument("vectors")
+    p.add_argument("--rules", choices=["ca8", "gensim"], default="ca8")
+    p.add_argument("--method", choices=["3cosadd", "3cosmul", "both"], default="both")
+    p.add_argument("--top-n", type=int, help="only the N most frequent words are answer candidates")
+    p.add_argument("--config", help="pipelines.yaml whose default pipeline names the eval sets")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_evaluate)
+
+    p = sub.add_parser("report", help="(re)write the HTML report of a run")
+    p.add_argument("--run", help="run id (default: the latest)")
+    p.add_argument("--pipeline", help="latest run of this pipeline")
+    p.add_argument("--config")
+    p.set_defaults(func=cmd_report)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    from pydantic import ValidationError
+
+    from tasks.errors import InputError
+
+    args = build_parser().parse_args(argv)
+    try:
+        args.func(args)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        print(
+            f"zhvec {args.command}: error: {'.'.join(map(str, first['loc']))}: {first['msg']}",
+            file=sys.stderr,
+        )
+        return 2
+    except (CliError, InputError, OSError) as exc:
+        print(f"zhvec {args.command}: error: {str(exc).splitlines()[0]}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,186 @@
+"""Thin Prefect tasks over the stage functions: key the output by inputs + params + code, skip finished
+work, measure what runs, and return records for the flow to store."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from prefect import task
+from prefect.cache_policies import NO_CACHE
+
+from tasks import convert as convert_mod
+from tasks import evaluate as evaluate_mod
+from tasks import extract as extract_mod
+from tasks import segment as segment_mod
+from tasks import train as train_mod
+from tasks import wikitext as wikitext_mod
+from tasks.config import EvalSets, ExtractOptions, SegmentOptions, TrainParams
+from tasks.measure import measure
+from tasks.records import Metric, StageTiming
+from tasks.workspace import StageDir, code_version, file_sha256, stage_key, write_json_atomic
+
+CORPUS = "corpus.txt"
+METRICS = "metrics.json"
+
+
+@dataclass(frozen=True)
+class StageOutput:
+    """A finished stage: its cache key, its output folder, what it cost, and its counts."""
+
+    key: str
+    path: str
+    timing: StageTiming
+    stats: dict[str, Any]
+
+
+Body = Callable[[Path], tuple[dict[str, Any], dict[str, Any]]]
+
+
+def run_stage(
+    root: Path,
+    stage: str,
+    inputs: list[str],
+    params: dict[str, Any],
+    code: str,
+    body: Body,
+    point_id: str | None = None,
+) -> StageOutput:
+    """Run `body(out_dir) -> (stats, io)` unless a manifest says this exact work is already done."""
+    sd = StageDir(root, stage, stage_key(stage, inputs, params, code))
+    if sd.done():
+        manifest = sd.manifest()
+        timing = StageTiming(**{**manifest["timing"], "cached": True, "point_id": point_id})
+        return StageOutput(sd.key, str(sd.path), timing, manifest["stats"])
+    out = sd.prepare()
+    with measure() as meter:
+        stats, io = body(out)
+    timing = meter.timing(stage, point_id=point_id, extra=stats, **io)
+    sd.finish(
+        {
+            "stage": stage,
+            "key": sd.key,
+            "inputs": inputs,
+            "params": params,
+            "code": code,
+            "timing": timing.as_dict(),
+            "stats": stats,
+        }
+    )
+    return StageOutput(sd.key, str(sd.path), timing, stats)
+
+
+def _jsonable(model: Any) -> dict[str, Any]:
+    data: dict[str, Any] = model.model_dump(mode="json")
+    return data
+
+
+@task(name="extract", cache_policy=NO_CACHE)
+def extract(
+    root: Path, dump: Path, dump_sha256: str, index: Path | None, options: ExtractOptions, workers: int
+) -> StageOutput:
+    def body(out: Path) -> tuple[dict[str, Any], dict[str, Any]]:
+        stats = extract_mod.extract_dump(
+            dump, out, options=options, workers=workers, index=index, progress=True
+        )
+        io = {
+            "bytes_in": stats.bytes_in,
+            "bytes_out": stats.bytes_out,
+            "items": stats.articles,
+            "item_unit": "articles",
+        }
+        return asdict(stats), io
+
+    code = code_version(extract_mod, wikitext_mod)
+    return run_stage(root, "extract", [dump_sha256], _jsonable(options), code, body)
+
+
+@task(name="convert", cache_policy=NO_CACHE)
+def convert(root: Path, text: StageOutput, config: str, workers: int) -> StageOutput:
+    def body(out: Path) -> tuple[dict[str, Any], dict[str, Any]]:
+        stats = convert_mod.convert_shards(
+            Path(text.path), out, config=config, workers=workers, progress=True
+        )
+        io = {
+            "bytes_in": stats.bytes_in,
+            "bytes_out": stats.bytes_out,
+            "items": stats.chars,
+            "item_unit": "chars",
+        }
+        return asdict(stats), io
+
+    return run_stage(root, "convert", [text.key], {"config": config}, code_version(convert_mod), body)
+
+
+@task(name="segment", cache_policy=NO_CACHE)
+def segment(root: Path, text: StageOutput, options: SegmentOptions, workers: int) -> StageOutput:
+    def body(out: Path) -> tuple[dict[str, Any], dict[str, Any]]:
+        stats = segment_mod.segment_corpus(
+            Path(text.path), out / CORPUS, options=options, workers=workers, progress=True
+        )
+        io = {
+            "bytes_in": stats.bytes_in,
+            "bytes_out": stats.bytes_out,
+            "items": stats.tokens,
+            "item_unit": "tokens",
+        }
+        return asdict(stats), io
+
+    inputs = [text.key, *(file_sha256(d) for d in options.user_dicts)]
+    return run_stage(root, "segment", inputs, _jsonable(options), code_version(segment_mod), body)
+
+
+def _train_identity(corpus: StageOutput, params: TrainParams) -> tuple[list[str], dict[str, Any], str]:
+    semantic = _jsonable(params) | {"workers": None}  # thread count changes speed, not what is learned
+    return [corpus.key], semantic, code_version(train_mod)
+
+
+def point_id(corpus: StageOutput, params: TrainParams) -> str:
+    """A sweep point's id: the key of its training output, known before (and even without) training."""
+    return stage_key("train", *_train_identity(corpus, params))
+
+
+@task(name="train", cache_policy=NO_CACHE, task_run_name="train-{params.model}-w{params.window}")
+def train(root: Path, corpus: StageOutput, params: TrainParams) -> StageOutput:
+    corpus_file = Path(corpus.path) / CORPUS
+
+    def body(out: Path) -> tuple[dict[str, Any], dict[str, Any]]:
+        stats = train_mod.train_word2vec(corpus_file, params, out)
+        io = {
+            "bytes_in": corpus_file.stat().st_size,
+            "bytes_out": stats.bytes_out,
+            "items": stats.trained_words,
+            "item_unit": "words",
+        }
+        return asdict(stats), io
+
+    inputs, semantic, code = _train_identity(corpus, params)
+    return run_stage(root, "train", inputs, semantic, code, body, point_id=point_id(corpus, params))
+
+
+@task(name="evaluate", cache_policy=NO_CACHE)
+def evaluate(root: Path, model: StageOutput, sets: EvalSets) -> tuple[StageOutput, list[Metric]]:
+    vectors = Path(model.path) / "vectors.kv"
+
+    def body(out: Path) -> tuple[dict[str, Any], dict[str, Any]]:
+        vecs = evaluate_mod.load_vectors(vectors)
+        metrics = evaluate_mod.evaluate_all(vecs, dict(sets.analogy), dict(sets.similarity))
+        write_json_atomic(out / METRICS, {"metrics": [m.as_dict() for m in metrics]})
+        io = {
+            "bytes_in": vectors.stat().st_size,
+            "bytes_out": (out / METRICS).stat().st_size,
+            "items": sum(m.total for m in metrics if m.category == "all"),
+            "item_unit": "questions",
+        }
+        return {"metrics": len(metrics)}, io
+
+    files = [*sets.analogy.values(), *sets.similarity.values()]
+    inputs = [model.key, *(f"{p.name}:{file_sha256(p)}" for p in files)]
+    params = {"analogy": sorted(sets.analogy), "similarity": sorted(sets.similarity)}
+    out = run_stage(root, "evaluate", inputs, params, code_version(evaluate_mod), body, point_id=model.key)
+    saved = (Path(out.path) / METRICS).read_text(encoding="utf-8")
+    metrics = [Metric(**m) for m in json.loads(saved)["metrics"]]
+    return out, metrics

@@ -1,0 +1,393 @@
+"""The results database (DuckDB): one file holding every run, so runs can be compared with plain SQL.
+
+Only the flow process writes it; others open it read-only, which DuckDB allows only while no process has it
+open for writing. Tables:
+
+`runs` — one row per flow run.
+    run_id VARCHAR PK (`YYYYmmdd-HHMMSS-<6 hex>`, UTC), pipeline, dump (path), dump_sha256, code_version,
+    host, cores (os.cpu_count, NULL if unknown), status ('running', then whatever `finish_run` sets),
+    error ('' when none), started_at TIMESTAMP (UTC), finished_at TIMESTAMP (UTC, NULL while running),
+    config JSON (the fully resolved pipeline config).
+`points` — one row per trained sweep point; PK (run_id, point_id).
+    run_id, point_id, label, params JSON (TrainParams), status, vocab_size, train_words, vectors_dir, error,
+    seq (insertion order, kept when a point is re-recorded, so sweep order survives re-runs).
+`stage_timings` — what each stage cost; per-point stages (train, evaluate) carry point_id, others NULL.
+    seq (insertion order), run_id, stage, point_id, wall_s, cpu_s, peak_rss_bytes, bytes_in, bytes_out,
+    items, item_unit, cached BOOLEAN (work was reused; the cost shown is from when it was done), extra JSON.
+`metrics` — one row per score; PK (run_id, point_id, eval_set, category, method, rules).
+    run_id, point_id, eval_set, category ('all' = whole file), method ('3cosadd', '3cosmul', 'spearman'),
+    rules, value (accuracy as a fraction, or the correlation), seen, total, correct (NULL for similarity),
+    coverage (seen / total).
+Views:
+`stage_throughput` — stage_timings plus items_per_s and mb_per_s (bytes_in in 10^6 bytes per wall second).
+`point_summary` — one row per point with train_s (wall of its `train` stage), words_per_s
+    (train_words / train_s) and the headline scores of the default eval sets as columns
+    `<set>_<method>` and `<set>_<method>_cov`, taken from category 'all' (3cosadd for analogy sets,
+    spearman for similarity sets). Should a set/method be recorded under several `rules`, the highest
+    value wins and its coverage comes from the same row.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import socket
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+import duckdb
+
+from tasks.records import Metric, PointResult, StageTiming
+
+TRAIN_STAGE = "train"
+ANALOGY_HEADLINE = "3cosadd"
+SIMILARITY_HEADLINE = "spearman"
+DEFAULT_HEADLINES: tuple[tuple[str, str], ...] = (
+    ("ca8_morphological", ANALOGY_HEADLINE),
+    ("ca8_semantic", ANALOGY_HEADLINE),
+    ("ca_translated", ANALOGY_HEADLINE),
+    ("wordsim240", SIMILARITY_HEADLINE),
+    ("wordsim297", SIMILARITY_HEADLINE),
+)
+_JSON_COLUMNS = ("config", "params", "extra")
+
+_TABLES = """
+CREATE TABLE IF NOT EXISTS runs (
+    run_id VARCHAR PRIMARY KEY,
+    pipeline VARCHAR NOT NULL,
+    dump VARCHAR NOT NULL,
+    dump_sha256 VARCHAR NOT NULL,
+    code_version VARCHAR NOT NULL,
+    host VARCHAR NOT NULL,
+    cores INTEGER,
+    status VARCHAR NOT NULL,
+    error VARCHAR NOT NULL DEFAULT '',
+    started_at TIMESTAMP NOT NULL,
+    finished_at TIMESTAMP,
+    config JSON NOT NULL
+);
+CREATE SEQUENCE IF NOT EXISTS points_seq;
+CREATE TABLE IF NOT EXISTS points (
+    run_id VARCHAR NOT NULL,
+    point_id VARCHAR NOT NULL,
+    label VARCHAR NOT NULL,
+    params JSON NOT NULL,
+    status VARCHAR NOT NULL,
+    vocab_size BIGINT NOT NULL,
+    train_words BIGINT NOT NULL,
+    vectors_dir VARCHAR NOT NULL,
+    error VARCHAR NOT NULL,
+    seq BIGINT NOT NULL DEFAULT nextval('points_seq'),
+    PRIMARY KEY (run_id, point_id)
+);
+CREATE SEQUENCE IF NOT EXISTS stage_timings_seq;
+CREATE TABLE IF NOT EXISTS stage_timings (
+    seq BIGINT NOT NULL DEFAULT nextval('stage_timings_seq'),
+    run_id VARCHAR NOT NULL,
+    stage VARCHAR NOT NULL,
+    point_id VARCHAR,
+    wall_s DOUBLE NOT NULL,
+    cpu_s DOUBLE NOT NULL,
+    peak_rss_bytes BIGINT NOT NULL,
+    bytes_in BIGINT NOT NULL,
+    bytes_out BIGINT NOT NULL,
+    items BIGINT NOT NULL,
+    item_unit VARCHAR NOT NULL,
+    cached BOOLEAN NOT NULL,
+    extra JSON NOT NULL
+);
+CREATE TABLE IF NOT EXISTS metrics (
+    run_id VARCHAR NOT NULL,
+    point_id VARCHAR NOT NULL,
+    eval_set VARCHAR NOT NULL,
+    category VARCHAR NOT NULL,
+    method VARCHAR NOT NULL,
+    rules VARCHAR NOT NULL,
+    value DOUBLE NOT NULL,
+    seen BIGINT NOT NULL,
+    total BIGINT NOT NULL,
+    correct BIGINT,
+    coverage DOUBLE NOT NULL,
+    PRIMARY KEY (run_id, point_id, eval_set, category, method, rules)
+);
+CREATE OR REPLACE VIEW stage_throughput AS
+SELECT *,
+    items / nullif(wall_s, 0) AS items_per_s,
+    bytes_in / 1e6 / nullif(wall_s, 0) AS mb_per_s
+FROM stage_timings;
+"""
+
+
+def _literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _identifier(text: str) -> str:
+    return '"' + text.replace('"', '""') + '"'
+
+
+def headline_column(eval_set: str, method: str) -> str:
+    """Column name of a headline score; its coverage is the same name plus `_cov`."""
+    return f"{eval_set}_{method}"
+
+
+def _pivot_sql(headlines: Sequence[tuple[str, str]]) -> str:
+    """Conditional aggregation turning category-'all' metric rows into one column pair per headline."""
+    columns = []
+    for eval_set, method in headlines:
+        where = f"FILTER (WHERE eval_set = {_literal(eval_set)} AND method = {_literal(method)})"
+        name = headline_column(eval_set, method)
+        columns.append(f"max(value) {where} AS {_identifier(name)}")
+        columns.append(f"arg_max(coverage, value) {where} AS {_identifier(name + '_cov')}")
+    return (
+        f"SELECT run_id, point_id, {', '.join(columns)} "
+        "FROM metrics WHERE category = 'all' GROUP BY run_id, point_id"
+    )
+
+
+_POINT_SUMMARY = f"""
+CREATE OR REPLACE VIEW point_summary AS
+SELECT p.run_id, p.point_id, p.label, p.params, p.status, p.vocab_size, p.train_words,
+    t.train_s, p.train_words / nullif(t.train_s, 0) AS words_per_s,
+    m.* EXCLUDE (run_id, point_id),
+    p.seq
+FROM points p
+LEFT JOIN (
+    SELECT run_id, point_id, sum(wall_s) AS train_s
+    FROM stage_timings WHERE stage = {_literal(TRAIN_STAGE)} GROUP BY run_id, point_id
+) t ON t.run_id = p.run_id AND t.point_id = p.point_id
+LEFT JOIN ({_pivot_sql(DEFAULT_HEADLINES)}) m ON m.run_id = p.run_id AND m.point_id = p.point_id;
+"""
+
+
+def _utcnow() -> datetime:
+    """Naive UTC, since the columns are plain TIMESTAMP."""
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+def _require_run(con: duckdb.DuckDBPyConnection, run_id: str) -> None:
+    """No foreign keys (DuckDB refuses updates to referenced rows), so orphans are refused here."""
+    if con.execute("SELECT 1 FROM runs WHERE run_id = ?", [run_id]).fetchone() is None:
+        raise KeyError(f"unknown run_id {run_id!r}")
+
+
+def _json(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, sort_keys=True, default=str)
+
+
+class Store:
+    """A connection to the results database; use as a context manager so it is always closed."""
+
+    def __init__(self, path: Path, read_only: bool = False) -> None:
+        if not read_only:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        self._con = duckdb.connect(str(path), read_only=read_only)
+        if not read_only:
+            with self._transaction() as con:
+                con.execute(_TABLES)
+                con.execute(_POINT_SUMMARY)
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._con.close()
+
+    @contextmanager
+    def _transaction(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        """All or nothing: a failed write must not leave half a point behind."""
+        self._con.begin()
+        try:
+            yield self._con
+        except BaseException:
+            self._con.rollback()
+            raise
+        self._con.commit()
+
+    def _dicts(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
+        cursor = self._con.execute(sql, list(params))
+        names = [d[0] for d in cursor.description or ()]
+        rows = [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+        for row in rows:
+            for column in _JSON_COLUMNS:
+                if isinstance(row.get(column), str):
+                    row[column] = json.loads(row[column])
+        return rows
+
+    # -- write side -------------------------------------------------------------------------------
+
+    def start_run(
+        self, pipeline: str, config: dict[str, Any], dump: str, dump_sha256: str, code_version: str
+    ) -> str:
+        """Record a new run as 'running' and return its id."""
+        started = _utcnow()
+        run_id = f"{started:%Y%m%d-%H%M%S}-{secrets.token_hex(3)}"
+        with self._transaction() as con:
+            con.execute(
+                "INSERT INTO runs (run_id, pipeline, dump, dump_sha256, code_version, host, cores, status, "
+                "started_at, config) VALUES (?, ?, ?, ?, ?, ?, ?, 'running', ?, ?)",
+                [
+                    run_id,
+                    pipeline,
+                    dump,
+                    dump_sha256,
+                    code_version,
+                    socket.gethostname(),
+                    os.cpu_count(),
+                    started,
+                    _json(config),
+                ],
+            )
+        return run_id
+
+    def add_timings(self, run_id: str, timings: Sequence[StageTiming]) -> None:
+        """Record stage costs; a (stage, point_id) already recorded for this run is replaced."""
+        with self._transaction() as con:
+            _require_run(con, run_id)
+            for t in timings:
+                con.execute(
+                    "DELETE FROM stage_timings "
+                    "WHERE run_id = ? AND stage = ? AND point_id IS NOT DISTINCT FROM ?",
+                    [run_id, t.stage, t.point_id],
+                )
+                con.execute(
+                    "INSERT INTO stage_timings (run_id, stage, point_id, wall_s, cpu_s, peak_rss_bytes, "
+                    "bytes_in, bytes_out, items, item_unit, cached, extra) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    [
+                        run_id,
+                        t.stage,
+                        t.point_id,
+                        t.wall_s,
+                        t.cpu_s,
+                        t.peak_rss_bytes,
+                        t.bytes_in,
+                        t.bytes_out,
+                        t.items,
+                        t.item_unit,
+                        t.cached,
+                        _json(t.extra),
+                    ],
+                )
+
+    def add_point(self, run_id: str, point: PointResult) -> None:
+        """Record a sweep point; recording it again (a re-run) replaces it but keeps its place in order."""
+        with self._transaction() as con:
+            _require_run(con, run_id)
+            con.execute(
+                "INSERT INTO points (run_id, point_id, label, params, status, vocab_size, train_words, "
+                "vectors_dir, error) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "
+                "ON CONFLICT (run_id, point_id) DO UPDATE SET label = excluded.label, "
+                "params = excluded.params, status = excluded.status, vocab_size = excluded.vocab_size, "
+                "train_words = excluded.train_words, vectors_dir = excluded.vectors_dir, "
+                "error = excluded.error",
+                [
+                    run_id,
+                    point.point_id,
+                    point.label,
+                    _json(point.params),
+                    point.status,
+                    point.vocab_size,
+                    point.train_words,
+                    point.vectors_dir,
+                    point.error,
+                ],
+            )
+
+    def add_metrics(self, run_id: str, point_id: str, metrics: Sequence[Metric]) -> None:
+        """Record a point's full evaluation, replacing any earlier one so no stale score survives."""
+        with self._transaction() as con:
+            _require_run(con, run_id)
+            con.execute("DELETE FROM metrics WHERE run_id = ? AND point_id = ?", [run_id, point_id])
+            for m in metrics:
+                con.execute(
+                    "INSERT INTO metrics (run_id, point_id, eval_set, category, method, rules, value, seen, "
+                    "total, correct, coverage) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    [
+                        run_id,
+                        point_id,
+                        m.eval_set,
+                        m.category,
+                        m.method,
+                        m.rules,
+                        m.value,
+                        m.seen,
+                        m.total,
+                        m.correct,
+                        m.coverage,
+                    ],
+                )
+
+    def finish_run(self, run_id: str, status: str, error: str = "") -> None:
+        with self._transaction() as con:
+            _require_run(con, run_id)
+            con.execute(
+                "UPDATE runs SET status = ?, error = ?, finished_at = ? WHERE run_id = ?",
+                [status, error, _utcnow(), run_id],
+            )
+
+    # -- read side --------------------------------------------------------------------------------
+
+    def runs(self) -> list[dict[str, Any]]:
+        """Every run, newest first."""
+        return self._dicts("SELECT * FROM runs ORDER BY started_at DESC, run_id DESC")
+
+    def latest_run(self, pipeline: str | None = None) -> str | None:
+        """The newest run id, of `pipeline` if given, whatever its status."""
+        row = self._con.execute(
+            "SELECT run_id FROM runs WHERE ? IS NULL OR pipeline = ? "
+            "ORDER BY started_at DESC, run_id DESC LIMIT 1",
+            [pipeline, pipeline],
+        ).fetchone()
+        return None if row is None else str(row[0])
+
+    def points(self, run_id: str) -> list[dict[str, Any]]:
+        return self._dicts("SELECT * EXCLUDE (seq) FROM points WHERE run_id = ? ORDER BY seq", [run_id])
+
+    def timings(self, run_id: str) -> list[dict[str, Any]]:
+        """Stage costs in the order they were recorded, with throughput from `stage_throughput`."""
+        return self._dicts(
+            "SELECT * EXCLUDE (seq) FROM stage_throughput WHERE run_id = ? ORDER BY seq", [run_id]
+        )
+
+    def metrics(self, run_id: str) -> list[dict[str, Any]]:
+        return self._dicts(
+            "SELECT m.* FROM metrics m LEFT JOIN points p USING (run_id, point_id) WHERE m.run_id = ? "
+            "ORDER BY p.seq NULLS LAST, m.point_id, m.eval_set, m.category <> 'all', m.category, "
+            "m.method, m.rules",
+            [run_id],
+        )
+
+    def headlines(self, run_id: str) -> list[tuple[str, str]]:
+        """(eval_set, method) of every headline score: the defaults, then any other set the run scored."""
+        rows = self._con.execute(
+            "SELECT DISTINCT eval_set, method FROM metrics WHERE run_id = ? AND category = 'all' "
+            "AND method IN (?, ?) ORDER BY method <> ?, eval_set",
+            [run_id, ANALOGY_HEADLINE, SIMILARITY_HEADLINE, ANALOGY_HEADLINE],
+        ).fetchall()
+        extra = [(str(s), str(m)) for s, m in rows if (s, m) not in DEFAULT_HEADLINES]
+        return [*DEFAULT_HEADLINES, *extra]
+
+    def leaderboard(self, run_id: str) -> list[dict[str, Any]]:
+        """`point_summary` rows of a run, widened with headline columns for non-default eval sets."""
+        extra = self.headlines(run_id)[len(DEFAULT_HEADLINES) :]
+        if not extra:
+            return self._dicts(
+                "SELECT * EXCLUDE (seq) FROM point_summary WHERE run_id = ? ORDER BY seq", [run_id]
+            )
+        return self._dicts(
+            f"SELECT s.* EXCLUDE (seq), x.* EXCLUDE (run_id, point_id) FROM point_summary s "
+            f"LEFT JOIN ({_pivot_sql(extra)}) x ON x.run_id = s.run_id AND x.point_id = s.point_id "
+            "WHERE s.run_id = ? ORDER BY s.seq",
+            [run_id],
+        )

@@ -1,0 +1,28 @@
+"""Shared fixtures. The Prefect test server starts once per session, and only for tests that ask for it."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+
+REPO = Path(__file__).resolve().parents[1]
+FIXTURES = REPO / "tests" / "fixtures"
+
+
+@pytest.fixture(scope="session")
+def prefect_server() -> Iterator[None]:
+    from prefect.testing.utilities import prefect_test_harness
+
+    with prefect_test_harness(server_startup_timeout=120):
+        yield
+
+
+@pytest.fixture
+def paragraphs() -> Path:
+    """118 real zhwiki paragraphs: DRCD (traditional), CMRC2018 (simplified), a mixed-script article."""
+    return FIXTURES / "text" / "zhwiki_paragraphs.txt"

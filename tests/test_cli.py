@@ -1,0 +1,60 @@
+"""Bad input to `zhvec run` is one line naming the problem, exit status 2, and no work done."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from flows.cli import main
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def config(tmp_path: Path, body: str) -> Path:
+    path = tmp_path / "pipelines.yaml"
+    path.write_text(f"workspace: {tmp_path / 'work'}\ndefault: p\npipelines:\n{body}", encoding="utf-8")
+    return path
+
+
+def run_cli(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str]:
+    code = main(args)
+    err = capsys.readouterr().err.strip()
+    return code, err
+
+
+def test_missing_dump(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = config(tmp_path, "  p:\n    dump: nowhere/zhwiki-x.xml.bz2\n")
+    code, err = run_cli(["run", "p", "--config", str(path)], capsys)
+    assert code == 2
+    assert err.count("\n") == 0
+    assert "pipelines.p.dump: dump file not found:" in err and "nowhere/zhwiki-x.xml.bz2" in err
+    assert not (tmp_path / "work").exists()
+
+
+def test_unknown_pipeline(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, err = run_cli(["run", "nope", "--config", str(REPO / "pipelines.yaml")], capsys)
+    assert code == 2
+    assert err == "zhvec run: error: unknown pipeline 'nope'; known: sample, zhwiki"
+
+
+def test_invalid_key(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = config(tmp_path, "  p:\n    dump: x.xml.bz2\n    sweep: {grid: {windw: [3]}}\n")
+    code, err = run_cli(["run", "--config", str(path)], capsys)
+    assert code == 2
+    assert err.count("\n") == 0 and "windw" in err and str(path) in err
+    assert not (tmp_path / "work").exists()
+
+
+def test_console_entry_point_reports_and_exits_nonzero(tmp_path: Path) -> None:
+    proc = subprocess.run(
+        [sys.executable, "-m", "flows.cli", "run", "nope", "--config", str(REPO / "pipelines.yaml")],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        timeout=120,
+    )
+    assert proc.returncode == 2
+    assert proc.stderr.strip().splitlines() == [
+        "zhvec run: error: unknown pipeline 'nope'; known: sample, zhwiki"
+    ]

@@ -1,0 +1,37 @@
+from pathlib import Path
+
+import pytest
+
+from tasks.convert import ConvertError, convert_shards, convert_text
+
+
+def test_t2s_converts_traditional_and_keeps_simplified() -> None:
+    assert convert_text("數學是利用符號語言研究數量、結構。", "t2s") == "数学是利用符号语言研究数量、结构。"
+    assert convert_text("数学", "t2s") == "数学"
+    assert convert_text("軟體", "tw2sp") == "软件"
+    assert convert_text("數學", "none") == "數學"
+
+
+def test_shard_folder_equals_whole_text_conversion(tmp_path: Path, paragraphs: Path) -> None:
+    lines = paragraphs.read_text(encoding="utf-8").splitlines(keepends=True)
+    src = tmp_path / "in"
+    src.mkdir()
+    for i in range(3):
+        (src / f"text-{i:05d}.txt").write_text("".join(lines[i::3]), encoding="utf-8")
+    stats = convert_shards(src, tmp_path / "out", config="t2s", workers=2)
+    assert stats.shards == 3
+    assert stats.lines == len(lines)
+    for i in range(3):
+        expected = convert_text("".join(lines[i::3]), "t2s")
+        assert (tmp_path / "out" / f"text-{i:05d}.txt").read_text(encoding="utf-8") == expected
+    assert not list((tmp_path / "out").glob(".*"))
+
+
+def test_bad_config_and_bad_utf8_are_named(tmp_path: Path) -> None:
+    src = tmp_path / "bad.txt"
+    src.write_bytes("好\n".encode() + b"\xff\xfe\n")
+    with pytest.raises(ConvertError, match="unknown OpenCC config 'x2y'"):
+        convert_shards(src, tmp_path / "o.txt", config="x2y", workers=1)
+    with pytest.raises(ConvertError, match=r"bad\.txt: invalid UTF-8"):
+        convert_shards(src, tmp_path / "o.txt", config="t2s", workers=1)
+    assert not (tmp_path / "o.txt").exists()

@@ -1,0 +1,196 @@
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pytest
+
+from tasks.records import Metric, PointResult, StageTiming
+from tasks.store import DEFAULT_HEADLINES, Store
+
+CONFIG: dict[str, Any] = {"dump": Path("/data/zhwiki.xml.bz2"), "sweep": {"grid": {"window": [5, 10]}}}
+
+
+def _timing(stage: str, wall_s: float, point_id: str | None = None, **kw: Any) -> StageTiming:
+    return StageTiming(
+        stage=stage,
+        wall_s=wall_s,
+        cpu_s=wall_s * 3,
+        peak_rss_bytes=500_000_000,
+        bytes_in=4_000_000,
+        bytes_out=2_000_000,
+        items=1000,
+        item_unit="articles",
+        point_id=point_id,
+        **kw,
+    )
+
+
+def _point(point_id: str = "p1", label: str = "sg-d100-w5-n5-e5", **kw: Any) -> PointResult:
+    fields: dict[str, Any] = {
+        "params": {"model": "sg", "window": 5},
+        "status": "completed",
+        "vocab_size": 120_000,
+        "train_words": 9_000_000,
+        "vectors_dir": f"/work/train/{point_id}",
+    }
+    return PointResult(point_id=point_id, label=label, **(fields | kw))
+
+
+def _headline_metrics(scale: float) -> list[Metric]:
+    """All five default sets at category 'all', plus rows the headline columns must ignore."""
+    return [
+        Metric("ca8_morphological", "all", "3cosadd", "ca8", 0.20 * scale, 800, 1000, int(160 * scale)),
+        Metric("ca8_morphological", "all", "3cosmul", "ca8", 0.90, 800, 1000, 720),
+        Metric("ca8_morphological", "A", "3cosadd", "ca8", 0.95, 100, 100, 95),
+        Metric("ca8_semantic", "all", "3cosadd", "ca8", 0.30 * scale, 600, 1000, int(180 * scale)),
+        Metric("ca_translated", "all", "3cosadd", "ca8", 0.10 * scale, 500, 1000, int(50 * scale)),
+        Metric("wordsim240", "all", "spearman", "ca8", 0.40 * scale, 228, 240),
+        Metric("wordsim297", "all", "spearman", "ca8", 0.50 * scale, 282, 297),
+    ]
+
+
+@pytest.fixture
+def db(tmp_path: Path) -> Path:
+    return tmp_path / "nested" / "zhvec.duckdb"
+
+
+def test_schema_is_created_idempotently(db: Path) -> None:
+    with Store(db) as store:
+        run_id = store.start_run("sample", CONFIG, "d.bz2", "ab12", "v1")
+    with Store(db) as store:
+        assert [r["run_id"] for r in store.runs()] == [run_id]
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        names = {r[0] for r in con.execute("SELECT table_name FROM information_schema.tables").fetchall()}
+        summary_cols = [r[0] for r in con.execute("DESCRIBE point_summary").fetchall()]
+    finally:
+        con.close()
+    assert {"runs", "points", "stage_timings", "metrics", "stage_throughput", "point_summary"} <= names
+    for eval_set, method in DEFAULT_HEADLINES:
+        assert f"{eval_set}_{method}" in summary_cols
+        assert f"{eval_set}_{method}_cov" in summary_cols
+
+
+def test_run_round_trip(db: Path) -> None:
+    with Store(db) as store:
+        run_id = store.start_run("sample", CONFIG, "d.bz2", "ab12", "v1")
+        (running,) = store.runs()
+        store.finish_run(run_id, "failed", "segment: out of memory")
+        (finished,) = store.runs()
+    assert running["status"] == "running"
+    assert running["finished_at"] is None
+    assert running["cores"] and running["host"]
+    assert running["config"] == {"dump": "/data/zhwiki.xml.bz2", "sweep": {"grid": {"window": [5, 10]}}}
+    assert (finished["status"], finished["error"]) == ("failed", "segment: out of memory")
+    assert finished["finished_at"] >= finished["started_at"]
+    assert run_id.startswith(f"{finished['started_at']:%Y%m%d-%H%M%S}-")
+
+
+def test_latest_run_filters_by_pipeline(db: Path) -> None:
+    with Store(db) as store:
+        assert store.latest_run() is None
+        first = store.start_run("sample", CONFIG, "d.bz2", "ab12", "v1")
+        second = store.start_run("full", CONFIG, "d.bz2", "ab12", "v1")
+        assert store.latest_run() == second
+        assert store.latest_run("sample") == first
+        assert store.latest_run("other") is None
+
+
+def test_timing_point_and_metric_round_trip(db: Path) -> None:
+    extract = _timing("extract", 20.0, extra={"articles": 1000, "skipped": 3})
+    train = _timing("train", 4.0, point_id="p1", cached=True)
+    metric = Metric("wordsim240", "all", "spearman", "ca8", 0.45, 200, 240)
+    with Store(db) as store:
+        run_id = store.start_run("sample", CONFIG, "d.bz2", "ab12", "v1")
+        store.add_timings(run_id, [extract, train])
+        store.add_point(run_id, _point())
+        store.add_metrics(run_id, "p1", [metric])
+        timings, points, metrics = store.timings(run_id), store.points(run_id), store.metrics(run_id)
+    assert [{k: t[k] for k in extract.as_dict()} for t in timings] == [extract.as_dict(), train.as_dict()]
+    assert timings[0]["items_per_s"] == pytest.approx(50.0)
+    assert timings[0]["mb_per_s"] == pytest.approx(0.2)
+    assert points == [{"run_id": run_id, **_point().as_dict()}]
+    assert metrics == [{"run_id": run_id, "point_id": "p1", **metric.as_dict(), "coverage": 200 / 240}]
+
+
+def test_leaderboard_pivots_headlines(db: Path) -> None:
+    extra_set = [
+        Metric("custom_sim", "all", "spearman", "ca8", 0.61, 90, 100),
+        Metric("ca8_semantic", "all", "3cosadd", "strict", 0.25, 300, 1000, 75),
+    ]
+    with Store(db) as store:
+        run_id = store.start_run("sample", CONFIG, "d.bz2", "ab12", "v1")
+        store.add_point(run_id, _point("p1"))
+        store.add_point(run_id, _point("p2", label="cbow-d100-w5-n5-e5"))
+        store.add_timings(run_id, [_timing("train", 4.0, "p1"), _timing("train", 2.0, "p2")])
+        store.add_metrics(run_id, "p1", _headline_metrics(1.0) + extra_set)
+        store.add_metrics(run_id, "p2", _headline_metrics(2.0))
+        board = store.leaderboard(run_id)
+    p1, p2 = board
+    assert (p1["point_id"], p2["point_id"]) == ("p1", "p2")
+    assert p1["train_s"] == 4.0
+    assert p1["words_per_s"] == pytest.approx(9_000_000 / 4.0)
+    assert p1["ca8_morphological_3cosadd"] == pytest.approx(0.20)
+    assert p1["ca8_morphological_3cosadd_cov"] == pytest.approx(0.8)
+    assert p1["ca8_semantic_3cosadd"] == pytest.approx(0.30)
+    assert p1["ca8_semantic_3cosadd_cov"] == pytest.approx(0.6)
+    assert p1["wordsim297_spearman"] == pytest.approx(0.50)
+    assert p1["wordsim297_spearman_cov"] == pytest.approx(282 / 297)
+    assert p2["ca_translated_3cosadd"] == pytest.approx(0.20)
+    assert p2["wordsim240_spearman"] == pytest.approx(0.80)
+    assert p1["custom_sim_spearman"] == pytest.approx(0.61)
+    assert p2["custom_sim_spearman"] is None
+
+
+def test_rerecording_replaces_point_metrics_and_timings(db: Path) -> None:
+    with Store(db) as store:
+        run_id = store.start_run("sample", CONFIG, "d.bz2", "ab12", "v1")
+        store.add_point(run_id, _point("p1", status="failed", error="boom"))
+        store.add_point(run_id, _point("p2"))
+        store.add_timings(run_id, [_timing("train", 9.0, "p1"), _timing("extract", 5.0)])
+        store.add_metrics(run_id, "p1", _headline_metrics(1.0))
+        store.add_point(run_id, _point("p1", vocab_size=7))
+        store.add_timings(run_id, [_timing("train", 3.0, "p1"), _timing("extract", 6.0)])
+        store.add_metrics(run_id, "p1", [Metric("wordsim240", "all", "spearman", "ca8", 0.3, 1, 2)])
+        points, timings, metrics = store.points(run_id), store.timings(run_id), store.metrics(run_id)
+    assert [(p["point_id"], p["status"], p["error"], p["vocab_size"]) for p in points] == [
+        ("p1", "completed", "", 7),
+        ("p2", "completed", "", 120_000),
+    ]
+    assert sorted((t["stage"], t["wall_s"]) for t in timings) == [("extract", 6.0), ("train", 3.0)]
+    assert [(m["eval_set"], m["value"]) for m in metrics] == [("wordsim240", 0.3)]
+
+
+def test_failed_write_rolls_back_whole_batch(db: Path) -> None:
+    bad = Metric("wordsim297", "all", "spearman", "ca8", None, 1, 2)  # type: ignore[arg-type]
+    with Store(db) as store:
+        run_id = store.start_run("sample", CONFIG, "d.bz2", "ab12", "v1")
+        store.add_point(run_id, _point())
+        store.add_metrics(run_id, "p1", _headline_metrics(1.0))
+        before = store.metrics(run_id)
+        with pytest.raises(duckdb.ConstraintException, match="NOT NULL"):
+            store.add_metrics(run_id, "p1", [Metric("wordsim240", "all", "spearman", "ca8", 0.1, 1, 2), bad])
+        assert store.metrics(run_id) == before
+        with pytest.raises(duckdb.ConstraintException):
+            unitless = replace(_timing("convert", 1.0), item_unit=None)  # type: ignore[arg-type]
+            store.add_timings(run_id, [_timing("extract", 1.0), unitless])
+        assert store.timings(run_id) == []
+
+
+def test_writes_to_unknown_run_are_refused(db: Path) -> None:
+    with Store(db) as store, pytest.raises(KeyError, match="nope"):
+        store.add_point("nope", _point())
+
+
+def test_read_only_open(db: Path) -> None:
+    with Store(db) as store:
+        run_id = store.start_run("sample", CONFIG, "d.bz2", "ab12", "v1")
+        store.add_point(run_id, _point())
+    with Store(db, read_only=True) as store:
+        assert store.latest_run("sample") == run_id
+        assert [p["point_id"] for p in store.leaderboard(run_id)] == ["p1"]
+        with pytest.raises(duckdb.InvalidInputException, match="read-only"):
+            store.finish_run(run_id, "completed")

@@ -1,0 +1,50 @@
+from collections import Counter
+from pathlib import Path
+
+import pytest
+from gensim.models import KeyedVectors
+
+from tasks.config import SegmentOptions, TrainParams
+from tasks.segment import segment_corpus
+from tasks.train import TrainError, gensim_kwargs, train_word2vec
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    src = Path(__file__).parent / "fixtures" / "text" / "zhwiki_paragraphs.txt"
+    out = tmp_path_factory.mktemp("corpus") / "corpus.txt"
+    segment_corpus(src, out, options=SegmentOptions(), workers=1)
+    return out
+
+
+def test_vocabulary_and_saved_formats(tmp_path: Path, corpus: Path) -> None:
+    params = TrainParams(model="cbow", vector_size=16, window=3, min_count=3, epochs=2, workers=1)
+    stats = train_word2vec(corpus, params, tmp_path)
+    counts = Counter(corpus.read_text(encoding="utf-8").split())
+    expected_vocab = {w for w, c in counts.items() if c >= 3}
+    assert stats.vocab_size == len(expected_vocab)
+    assert stats.corpus_words == sum(counts.values())
+    assert stats.trained_words == 2 * stats.corpus_words
+    kv = KeyedVectors.load(str(tmp_path / "vectors.kv"))
+    txt = KeyedVectors.load_word2vec_format(str(tmp_path / "vectors.txt"), binary=False)
+    binary = KeyedVectors.load_word2vec_format(str(tmp_path / "vectors.bin"), binary=True)
+    assert set(kv.index_to_key) == expected_vocab
+    assert kv.index_to_key == txt.index_to_key == binary.index_to_key
+    assert kv.vector_size == 16
+    assert abs(kv["的"] - binary["的"]).max() == 0.0
+    assert not list(tmp_path.glob(".*tmp"))
+
+
+def test_gensim_arguments_follow_word2vec_c() -> None:
+    kwargs = gensim_kwargs(TrainParams(model="cbow", hs=1, negative=0, workers=3))
+    assert (kwargs["sg"], kwargs["hs"], kwargs["negative"], kwargs["workers"]) == (0, 1, 0, 3)
+    assert gensim_kwargs(TrainParams(model="sg"))["sg"] == 1
+
+
+def test_empty_corpus_and_unreachable_min_count(tmp_path: Path, corpus: Path) -> None:
+    empty = tmp_path / "empty.txt"
+    empty.write_text("", encoding="utf-8")
+    with pytest.raises(TrainError, match=r"empty\.txt: corpus file is missing or empty"):
+        train_word2vec(empty, TrainParams(), tmp_path / "out")
+    with pytest.raises(TrainError, match="min_count=100000"):
+        train_word2vec(corpus, TrainParams(min_count=100000, workers=1), tmp_path / "out")

@@ -1,0 +1,47 @@
+from pathlib import Path
+
+import pytest
+
+from tasks.records import StageTiming
+from tasks.stages import run_stage
+from tasks.workspace import atomic_path, stage_key
+
+
+def test_atomic_path_leaves_nothing_on_failure(tmp_path: Path) -> None:
+    final = tmp_path / "out.txt"
+    with pytest.raises(RuntimeError), atomic_path(final) as tmp:
+        tmp.write_text("half", encoding="utf-8")
+        raise RuntimeError("killed")
+    assert list(tmp_path.iterdir()) == []
+    with atomic_path(final) as tmp:
+        tmp.write_text("whole", encoding="utf-8")
+    assert final.read_text(encoding="utf-8") == "whole"
+    assert list(tmp_path.iterdir()) == [final]
+
+
+def test_stage_key_depends_on_inputs_params_and_code() -> None:
+    base = stage_key("s", ["a"], {"x": 1}, "c1")
+    assert base == stage_key("s", ["a"], {"x": 1}, "c1")
+    assert len({base, stage_key("s", ["b"], {"x": 1}, "c1"), stage_key("s", ["a"], {"x": 2}, "c1")}) == 3
+    assert base != stage_key("s", ["a"], {"x": 1}, "c2")
+
+
+def test_finished_stage_is_skipped_and_interrupted_one_redone(tmp_path: Path) -> None:
+    calls: list[Path] = []
+
+    def body(out: Path) -> tuple[dict[str, int], dict[str, object]]:
+        calls.append(out)
+        (out / "result.txt").write_text("42", encoding="utf-8")
+        return {"answer": 42}, {"bytes_in": 1, "bytes_out": 2, "items": 3, "item_unit": "things"}
+
+    first = run_stage(tmp_path, "demo", ["in"], {"p": 1}, "v1", body)
+    again = run_stage(tmp_path, "demo", ["in"], {"p": 1}, "v1", body)
+    assert len(calls) == 1
+    assert isinstance(again.timing, StageTiming) and again.timing.cached and not first.timing.cached
+    assert again.stats == {"answer": 42} and again.key == first.key
+
+    (Path(first.path) / "manifest.json").unlink()  # as if killed before the manifest was written
+    (Path(first.path) / "stray.tmp").write_text("partial", encoding="utf-8")
+    redone = run_stage(tmp_path, "demo", ["in"], {"p": 1}, "v1", body)
+    assert len(calls) == 2 and not redone.timing.cached
+    assert not (Path(first.path) / "stray.tmp").exists()
