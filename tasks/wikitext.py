@@ -1,0 +1,281 @@
+"""Wikitext → clean prose lines: what a reader sees in the rendered article, minus all that is not prose.
+
+Word vectors only need running text, so this is a reading, not a renderer. Choices, once:
+
+* Templates and parser functions are dropped whole, whatever their depth: infobox values, navboxes and
+  citations are not sentences. A small whitelist of *inline* templates whose visible text sits in the middle
+  of a sentence keeps that text, so the sentence survives: ``{{lang|la|X}}`` and ``{{lang-en|X}}`` → X (the
+  rendered "英语：" label is dropped), ``{{le|中文|English|显示}}`` / ``{{link-en|…}}`` (interlanguage link
+  templates) → the display text, else the Chinese title, ``{{nowrap|X}}`` → X, and ``{{convert|24|至|43|mm}}``
+  → ``24至43mm`` (the value, ranges and input unit; the computed conversion is not in the source).
+* Headings stay, as their own line (as WikiExtractor does): they are real words and cost one line.
+* Each source line is one output line: zhwiki writes a paragraph on one line, and where an editor wrapped
+  one, the break nearly always falls at a sentence end. List items lose their markers and stay one a line.
+* ``-{…}-`` conversion markup shows the zh-hans text (else zh-cn, else zh, else the first variant); the
+  hidden, title and rule-only forms show nothing.
+* Broken markup degrades locally: an unclosed ``{{``, ``[[`` or ``{|`` loses its marker and its text stays;
+  stray closers are dropped. The scanner is a single left-to-right pass, so time is linear in the page.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from bisect import bisect_left
+from collections import Counter
+from collections.abc import Callable
+
+_DROPPED_ELEMENTS = (
+    "ref|references|math|chem|ce|gallery|score|syntaxhighlight|source|pre|timeline|graph|mapframe|maplink"
+    "|imagemap|templatedata|templatestyles|hiero|inputbox|categorytree|includeonly|indicator"
+)
+_ELEMENT_OPEN = re.compile(rf"<({_DROPPED_ELEMENTS})(?=[\s/>])[^<>]*>", re.IGNORECASE)
+_ELEMENT_CLOSE = re.compile(rf"</({_DROPPED_ELEMENTS})\s*>", re.IGNORECASE)
+
+_HTML_TAG = re.compile(
+    r"</?(?:span|div|small|big|sup|sub|u|s|del|ins|strike|center|font|blockquote|abbr|b|i|em|strong|tt|var|q"
+    r"|cite|code|kbd|samp|p|poem|nowiki|mark|bdi|bdo|dfn|ruby|rb|rt|rp|section|onlyinclude|noinclude|ol|ul"
+    r"|li|dl|dt|dd|table|tr|td|th|caption|hr|wbr)(?=[\s/>])[^<>]*>",
+    re.IGNORECASE,
+)
+_LINE_BREAK = re.compile(r"<\s*/?\s*br\b[^<>]*>", re.IGNORECASE)
+_EXTERNAL_LINK = re.compile(r"\[(?:https?:|ftp:|//)[^\s\[\]]*\s*([^\[\]\n]*)\]")
+_BARE_URL = re.compile(r"(?:https?|ftp)://[A-Za-z0-9\-._~:/?#@!$&()*+,;=%]+")
+_BOLD_ITALIC = re.compile(r"'{2,}")
+_MAGIC_WORD = re.compile(r"__[A-Z]+__")
+_LIST_MARKER = re.compile(r"^[*#:;]+\s*")
+_RULE = re.compile(r"-{4,}")
+_EMPTY_BRACKETS = re.compile(r"（[\s，、；,;]*）|\([\s,;]*\)")
+_SPACE = re.compile(r"\s+")
+
+# `{{` wins over `-{` (`-{{x}}` is a dash and a template); tables open and close only at a line start, and
+# `|}}` closes a template after an empty parameter rather than a table.
+_TOKEN = re.compile(r"\{\{|\}\}|-\{(?!\{)|\}-|\[\[|\]\]|^[ \t:]*\{\||^[ \t]*\|\}(?!\})", re.MULTILINE)
+_OPENERS = {"{{": "template", "-{": "conversion", "[[": "link"}
+_CLOSERS = {"}}": "template", "}-": "conversion", "]]": "link"}
+
+_MEDIA_OR_CATEGORY_NS = frozenset(
+    {"file", "image", "media", "文件", "檔案", "档案", "图像", "圖像", "图片", "圖片", "媒体", "媒體"}
+    | {"category", "分类", "分類"}
+)
+_LANGUAGE_PREFIX = re.compile(r"[a-z]{2,3}(?:-[a-z0-9]{2,8})*")
+_PROJECT_PREFIXES = frozenset({"mw", "voy", "wmf"})
+
+_VARIANT = re.compile(r"(?:^|;)\s*(?:[^;]*?=>\s*)?(zh(?:-(?:hans|hant|cn|tw|hk|sg|mo|my))?)\s*:")
+_VARIANT_PREFERENCE = ("zh-hans", "zh-cn", "zh")
+_VARIANTS = frozenset({"zh-hans", "zh-hant", "zh-cn", "zh-tw", "zh-hk", "zh-sg", "zh-mo", "zh-my"})
+_CONVERSION_FLAGS = frozenset({"A", "T", "R", "D", "H", "N", "E", "S", "-"}) | _VARIANTS
+_HIDDEN_FLAGS = frozenset({"T", "D", "H", "N", "-"})
+
+_RANGE_WORDS = frozenset(
+    {"-", "–", "—", "至", "到", "~", "～", "×", "±", "+/-"} | {"to", "and", "or", "x", "by"}
+)
+
+_REDIRECT = re.compile(r"\s*#(?:redirect|重定向)\s*:?\s*\[\[", re.IGNORECASE)
+_DISAMBIGUATION = re.compile(
+    r"\{\{\s*(?:disambig|disambiguation|dab|消歧义|消歧義|消歧义页|消歧義頁|hndis|geodis|shipindex|numberdis"
+    r"|人名消歧义|人名消歧義|地名消歧义|地名消歧義)\s*[|}]",
+    re.IGNORECASE,
+)
+
+
+def to_prose(wikitext: str) -> list[str]:
+    """The article's prose, one paragraph, list item or heading a line; no markup survives."""
+    text = _resolve_markup(_remove_elements(_remove_comments(wikitext)))
+    text = _LINE_BREAK.sub("\n", text)
+    text = _HTML_TAG.sub("", text)
+    text = _EXTERNAL_LINK.sub(r"\1", text)
+    text = _BARE_URL.sub("", text)
+    text = _BOLD_ITALIC.sub("", text)
+    text = _MAGIC_WORD.sub("", text)
+    text = html.unescape(text)
+    return [line for raw in text.split("\n") if (line := _clean_line(raw))]
+
+
+def is_redirect(wikitext: str) -> bool:
+    """True for `#REDIRECT [[X]]` / `#重定向 [[X]]` pages (dumps also flag them with `<redirect/>`)."""
+    return _REDIRECT.match(wikitext) is not None
+
+
+def is_disambiguation(wikitext: str) -> bool:
+    """True when the page carries one of zhwiki's disambiguation templates: a list of links, not prose."""
+    return _DISAMBIGUATION.search(wikitext) is not None
+
+
+def _clean_line(line: str) -> str:
+    line = line.strip()
+    if line.startswith("=") and line.endswith("="):
+        line = line.strip("=")
+    line = _LIST_MARKER.sub("", line)
+    if line.startswith(("|", "!")) or _RULE.fullmatch(line):
+        return ""  # rows of a broken table or template, horizontal rules
+    line = _EMPTY_BRACKETS.sub("", line)  # what is left of `（{{dropped template}}）`
+    return _SPACE.sub(" ", line).strip()
+
+
+def _remove_comments(text: str) -> str:
+    """Drop `<!-- … -->`; an unclosed `<!--` loses only its marker instead of hiding the rest of the page."""
+    out: list[str] = []
+    pos = 0
+    while (start := text.find("<!--", pos)) != -1:
+        out.append(text[pos:start])
+        end = text.find("-->", start + 4)
+        if end == -1:
+            out.append(text[start + 4 :].replace("<!--", ""))
+            return "".join(out)
+        pos = end + 3
+    out.append(text[pos:])
+    return "".join(out)
+
+
+def _remove_elements(text: str) -> str:
+    """Drop `<ref>`, `<math>`, `<gallery>`… with their content; unmatched tags lose only the tag.
+
+    Closing tags are located once up front, so finding each element's end is a bisection, not a rescan.
+    """
+    closers: dict[str, list[tuple[int, int]]] = {}
+    for m in _ELEMENT_CLOSE.finditer(text):
+        closers.setdefault(m.group(1).lower(), []).append((m.start(), m.end()))
+    close_starts = {name: [start for start, _ in spans] for name, spans in closers.items()}
+    out: list[str] = []
+    pos = 0
+    for m in _ELEMENT_OPEN.finditer(text):
+        if m.start() < pos:
+            continue  # inside an element already dropped
+        out.append(text[pos : m.start()])
+        pos = m.end()
+        if m.group(0).endswith("/>"):
+            continue
+        name = m.group(1).lower()
+        starts = close_starts.get(name, [])
+        i = bisect_left(starts, m.end())
+        if i < len(starts):
+            pos = closers[name][i][1]
+    out.append(text[pos:])
+    return _ELEMENT_CLOSE.sub("", "".join(out))
+
+
+def _resolve_markup(text: str) -> str:
+    """Resolve templates, links, `-{…}-` and tables in one pass with a stack of open constructs.
+
+    Each construct is rendered when it closes, so its parent sees plain text (a link label inside a template
+    parameter no longer carries a `|`). A closer with no matching opener is dropped; one whose opener is
+    deeper in the stack first flattens the unclosed constructs above it (their markers dropped, text kept).
+    """
+    stack: list[list[str]] = [[]]
+    kinds = ["root"]
+    open_count: Counter[str] = Counter()
+    pos = 0
+    for m in _TOKEN.finditer(text):
+        stack[-1].append(text[pos : m.start()])
+        pos = m.end()
+        token = m.group()
+        opened = _OPENERS.get(token) or ("table" if token.endswith("{|") else None)
+        if opened:
+            stack.append([])
+            kinds.append(opened)
+            open_count[opened] += 1
+            continue
+        closed = _CLOSERS.get(token, "table")
+        if not open_count[closed]:
+            continue
+        depth = len(kinds) - 1
+        while kinds[depth] != closed:
+            depth -= 1
+        _flatten(stack, kinds, open_count, depth)
+        content = "".join(stack.pop())
+        kinds.pop()
+        open_count[closed] -= 1
+        stack[-1].append(_RENDER[closed](content))
+    stack[-1].append(text[pos:])
+    _flatten(stack, kinds, open_count, 0)
+    return "".join(stack[0])
+
+
+def _flatten(stack: list[list[str]], kinds: list[str], open_count: Counter[str], depth: int) -> None:
+    """Merge the unclosed constructs above `depth` into it as plain text."""
+    for pieces, kind in zip(stack[depth + 1 :], kinds[depth + 1 :], strict=True):
+        stack[depth].extend(pieces)
+        open_count[kind] -= 1
+    del stack[depth + 1 :]
+    del kinds[depth + 1 :]
+
+
+def _render_template(content: str) -> str:
+    name, _, rest = content.partition("|")
+    name = name.strip().replace("_", " ").lower()
+    args = [p.strip() for p in rest.split("|") if "=" not in p] if rest else []
+    if name == "lang":
+        return args[1] if len(args) > 1 else ""
+    if name.startswith("lang-") or name == "nowrap":
+        return args[0] if args else ""
+    if name == "le" or name.startswith("link-"):
+        return args[2] if len(args) > 2 and args[2] else (args[0] if args else "")
+    if name in ("convert", "cvt"):
+        return _render_convert(args)
+    return ""
+
+
+def _render_convert(args: list[str]) -> str:
+    """`{{convert|24|至|43|mm}}` → `24至43mm`: value(s) and the unit as written."""
+    if not args:
+        return ""
+    out = args[0]
+    i = 1
+    while i + 1 < len(args) and args[i] in _RANGE_WORDS:
+        word = args[i]
+        out += f" {word} " if word.isascii() and word.isalpha() else word
+        out += args[i + 1]
+        i += 2
+    return out + (args[i] if i < len(args) else "")
+
+
+def _render_link(content: str) -> str:
+    if "\n\n" in content:
+        return content  # a `[[` left open across paragraphs is not a link: keep the text
+    target, has_label, label = content.partition("|")
+    target = target.strip()
+    if target.startswith(":"):
+        target = target[1:]  # `[[:Category:X]]` is an inline link to the page
+    elif ":" in target:
+        prefix = target.split(":", 1)[0].strip()
+        if prefix.lower().replace("_", " ") in _MEDIA_OR_CATEGORY_NS:
+            return ""
+        if _LANGUAGE_PREFIX.fullmatch(prefix) and prefix not in _PROJECT_PREFIXES:
+            return ""  # interlanguage link
+    return label if has_label else target
+
+
+def _render_conversion(content: str) -> str:
+    flags, has_flags, body = content.partition("|")
+    flag_set = {f.strip() for f in flags.split(";") if f.strip()}
+    if not has_flags or not flag_set or not flag_set <= _CONVERSION_FLAGS:
+        flag_set, body = set(), content
+    if "R" in flag_set:
+        return body
+    if flag_set & _HIDDEN_FLAGS:
+        return ""
+    return _pick_variant(body)
+
+
+def _pick_variant(body: str) -> str:
+    """`zh-hans:甲;zh-hant:乙;` → 甲; text without variant rules is shown as is."""
+    markers = list(_VARIANT.finditer(body))
+    if not markers or body[: markers[0].start()].strip():
+        return body
+    variants: dict[str, str] = {}
+    for m, following in zip(markers, [*markers[1:], None], strict=True):
+        end = following.start() if following else len(body)
+        variants.setdefault(m.group(1), body[m.end() : end].strip().rstrip(";").strip())
+    for code in _VARIANT_PREFERENCE:
+        if code in variants:
+            return variants[code]
+    return next(iter(variants.values()))
+
+
+_RENDER: dict[str, Callable[[str], str]] = {
+    "template": _render_template,
+    "link": _render_link,
+    "conversion": _render_conversion,
+    "table": lambda _content: "",
+}
