@@ -157,6 +157,10 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
     settings = load_settings(_config_path(args.config))
     sets: EvalSets = settings.pipeline(None)[1].evaluate
     methods = ("3cosadd", "3cosmul") if args.method == "both" else (args.method,)
+    if args.rules == "gensim":
+        if args.method == "3cosmul":
+            raise CliError("--rules gensim scores 3CosAdd only (gensim has no 3CosMul)")
+        methods = ("3cosadd",)
     metrics = evaluate_all(
         load_vectors(vectors),
         dict(sets.analogy),

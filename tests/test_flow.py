@@ -1,0 +1,106 @@
+"""The whole flow on the tiny real-text dump, under one Prefect test server: stored results must equal an
+independent evaluation of the exported vectors, and a re-run must reuse every finished stage."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from flows.pipeline import run_pipeline
+from tasks.evaluate import load_analogies, load_vectors
+from tests.ca8_reference import reference_ca8
+
+REPO = Path(__file__).resolve().parents[1]
+DUMP = REPO / "tests" / "fixtures" / "zhwiki-tiny-pages-articles-multistream.xml.bz2"
+STAGES = {"extract", "convert", "segment", "train", "evaluate"}
+SETS = {"ca8_morphological", "ca8_semantic", "ca_translated", "wordsim240", "wordsim297"}
+
+CONFIG = """
+workspace: {root}/work
+database: {root}/work/zhvec.duckdb
+reports: {root}/reports
+default: tiny
+pipelines:
+  tiny:
+    dump: {dump}
+    sweep:
+      base: {{vector_size: 24, min_count: 2, epochs: 2, negative: 5, sample: 0.001}}
+      grid: {{model: [sg, cbow]}}
+    evaluate:
+      analogy:
+        ca8_morphological: {eval}/ca8/morphological.txt
+        ca8_semantic: {eval}/ca8/semantic.txt
+        ca_translated: {eval}/ca8/ca_translated.txt
+      similarity:
+        wordsim240: {eval}/wordsim/wordsim-240.txt
+        wordsim297: {eval}/wordsim/wordsim-297.txt
+"""
+
+
+@pytest.fixture(scope="module")
+def finished_run(prefect_server: None, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
+    root = tmp_path_factory.mktemp("flow")
+    config = root / "pipelines.yaml"
+    config.write_text(CONFIG.format(root=root, dump=DUMP, eval=REPO / "data" / "eval"), encoding="utf-8")
+    run_id = run_pipeline(pipeline="tiny", config_path=str(config))
+    return root, run_id
+
+
+def query(root: Path, sql: str, *params: object) -> list[tuple[object, ...]]:
+    with duckdb.connect(str(root / "work" / "zhvec.duckdb"), read_only=True) as con:
+        return con.execute(sql, list(params)).fetchall()
+
+
+def test_run_records_points_metrics_timings_and_report(finished_run: tuple[Path, str]) -> None:
+    root, run_id = finished_run
+    assert query(root, "SELECT status FROM runs WHERE run_id = ?", run_id) == [("completed",)]
+    points = query(root, "SELECT point_id, status, vocab_size FROM points WHERE run_id = ?", run_id)
+    assert len(points) == 2 and all(status == "completed" and vocab > 100 for _, status, vocab in points)
+    stages = {s for (s,) in query(root, "SELECT DISTINCT stage FROM stage_timings WHERE run_id = ?", run_id)}
+    assert stages >= STAGES
+    for point_id, _, _ in points:
+        sets = query(
+            root,
+            "SELECT DISTINCT eval_set FROM metrics WHERE run_id = ? AND point_id = ? AND category = 'all'",
+            run_id,
+            point_id,
+        )
+        assert {s for (s,) in sets} == SETS
+    coverage = query(root, "SELECT min(total), max(coverage) FROM metrics WHERE run_id = ?", run_id)[0]
+    assert coverage[0] > 0 and 0 < coverage[1] <= 1  # type: ignore[operator]
+    assert (root / "reports" / "tiny" / run_id / "index.html").is_file()
+    assert (root / "reports" / "index.html").is_file()
+    config = query(root, "SELECT config FROM runs WHERE run_id = ?", run_id)[0][0]
+    assert '"vector_size": 24' in str(config)
+
+
+def test_stored_counts_equal_independent_ca8_evaluation(finished_run: tuple[Path, str]) -> None:
+    root, run_id = finished_run
+    points = query(root, "SELECT point_id, vectors_dir FROM points WHERE run_id = ?", run_id)
+    for point_id, vectors_dir in points:
+        vecs = load_vectors(Path(str(vectors_dir)) / "vectors.txt")
+        for name, file in (("ca8_semantic", "semantic"), ("ca8_morphological", "morphological")):
+            questions = load_analogies(REPO / "data" / "eval" / "ca8" / f"{file}.txt")
+            expected = reference_ca8(vecs.words, vecs.matrix, questions)
+            rows = query(
+                root,
+                "SELECT category, method, seen, total, correct FROM metrics "
+                "WHERE run_id = ? AND point_id = ? AND eval_set = ? AND method LIKE '3cos%'",
+                run_id,
+                point_id,
+                name,
+            )
+            assert {(c, m): (s, t, k) for c, m, s, t, k in rows} == expected
+
+
+def test_rerun_reuses_every_stage_and_gives_the_same_metrics(finished_run: tuple[Path, str]) -> None:
+    root, first = finished_run
+    second = run_pipeline(pipeline="tiny", config_path=str(root / "pipelines.yaml"))
+    assert second != first
+    cached = query(root, "SELECT bool_and(cached), count(*) FROM stage_timings WHERE run_id = ?", second)[0]
+    assert cached == (True, 2 * 2 + 3)
+    sql = "SELECT point_id, eval_set, category, method, value, seen FROM metrics WHERE run_id = ?"
+    sql += " ORDER BY ALL"
+    assert query(root, sql, first) == query(root, sql, second)
