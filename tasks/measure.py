@@ -15,9 +15,10 @@ import psutil
 from tasks.records import StageTiming
 
 
-def _tree_rss(proc: psutil.Process) -> int:
+def _tree_rss(proc: psutil.Process, ignore: frozenset[int] = frozenset()) -> int:
+    """RSS of `proc` and its descendants, less those in `ignore` (e.g. a Prefect server started earlier)."""
     total = 0
-    for p in [proc, *proc.children(recursive=True)]:
+    for p in [proc, *(c for c in proc.children(recursive=True) if c.pid not in ignore)]:
         try:
             total += p.memory_info().rss
         except psutil.Error:
@@ -65,18 +66,20 @@ def _cpu_seconds() -> float:
 
 @contextmanager
 def measure(interval: float = 0.05) -> Iterator[Meter]:
-    """Sample the process tree's RSS in a thread; CPU counts this process and its reaped children.
+    """Sample the RSS of this process and the children it starts meanwhile; CPU counts this process and
+    its reaped children.
 
     Worker pools must be shut down inside the block for their CPU time to be counted.
     """
     meter = Meter()
     proc = psutil.Process()
+    older = frozenset(c.pid for c in proc.children(recursive=True))
     stop = threading.Event()
-    peak = [_tree_rss(proc)]
+    peak = [_tree_rss(proc, older)]
 
     def sample() -> None:
         while not stop.wait(interval):
-            peak[0] = max(peak[0], _tree_rss(proc))
+            peak[0] = max(peak[0], _tree_rss(proc, older))
 
     sampler = threading.Thread(target=sample, daemon=True)
     cpu0, wall0 = _cpu_seconds(), time.perf_counter()
@@ -88,4 +91,4 @@ def measure(interval: float = 0.05) -> Iterator[Meter]:
         sampler.join()
         meter.wall_s = time.perf_counter() - wall0
         meter.cpu_s = _cpu_seconds() - cpu0
-        meter.peak_rss_bytes = max(peak[0], _tree_rss(proc))
+        meter.peak_rss_bytes = max(peak[0], _tree_rss(proc, older))
