@@ -59,9 +59,9 @@ def cmd_run(args: argparse.Namespace) -> None:
     name, pipeline = settings.pipeline(args.pipeline)
     check_inputs(name, pipeline)  # every bad input is reported before the Prefect server starts
 
-    from flows.pipeline import run_pipeline
+    from flows.pipeline import run
 
-    run_id = run_pipeline(pipeline=name, config_path=str(config.resolve()))
+    run_id = run(pipeline=name, config_path=str(config.resolve()))
     from tasks.store import Store
 
     with Store(settings.database, read_only=True) as store:
@@ -70,26 +70,55 @@ def cmd_run(args: argparse.Namespace) -> None:
     print(f"report: {settings.reports / name / run_id / 'index.html'}")
 
 
-def cmd_extract(args: argparse.Namespace) -> None:
-    from tasks.config import ExtractOptions
-    from tasks.extract import extract_dump
+def cmd_results(args: argparse.Namespace) -> None:
+    from tasks.config import load_settings
+    from tasks.results import format_results, point_results
+    from tasks.store import Store
 
-    dump = Path(args.dump)
-    if not dump.is_file():
-        raise CliError(f"dump file not found: {dump}")
-    options = ExtractOptions(min_chars=args.min_chars)
+    settings = load_settings(_config_path(args.config))
+    if args.pipeline is not None:
+        settings.pipeline(args.pipeline)  # an unknown name is an error, not an empty answer
+    if not settings.database.is_file():
+        raise CliError(f"{settings.database}: no results database yet; run `zhvec run` first")
+    with Store(settings.database, read_only=True) as store:
+        run_id = store.latest_run(args.pipeline)
+        if run_id is None:
+            raise CliError(f"no run of pipeline {args.pipeline or '(any)'} in {settings.database}")
+        rows = point_results(store, run_id)
+    if args.json:
+        print(json.dumps({"run_id": run_id, "points": rows}, ensure_ascii=False, default=str))
+    else:
+        print(format_results(run_id, rows))
+
+
+def cmd_extract(args: argparse.Namespace) -> None:
+    from tasks.config import ExtractOptions, load_settings
+    from tasks.extract import extract_dump
+    from tasks.fetch import is_url, resolve_dump
+
+    options = ExtractOptions(min_chars=args.min_chars, keep_disambiguation=not args.no_disambiguation)
     index = Path(args.index) if args.index else None
+    if args.cache or not is_url(args.dump):
+        cache = Path(args.cache or ".")
+    else:
+        cache = load_settings(_config_path(args.config)).workspace / "dumps"
+    files = resolve_dump(args.dump, cache, index=index, progress=not args.json)
     stats, cost = _measured(
         lambda: extract_dump(
-            dump,
+            files.dump,
             Path(args.output),
             options=options,
             workers=_workers(args.workers),
-            index=index,
+            index=files.index,
             progress=not args.json,
         )
     )
-    _emit({**asdict(stats), **cost}, args.json)
+    mbps = stats.bytes_in / 2**20 / cost["seconds"] if cost["seconds"] else 0.0
+    result = {"dump": str(files.dump), **asdict(stats), **cost, "mb_per_s": round(mbps, 2)}
+    if not args.json:  # per-shard figures are in the JSON and in each shard's text-NNNNN.json
+        result["shards"] = len(stats.shards)
+        del result["per_shard"]
+    _emit(result, args.json)
 
 
 def cmd_convert(args: argparse.Namespace) -> None:
@@ -115,7 +144,12 @@ def cmd_segment(args: argparse.Namespace) -> None:
     if not src.exists():
         raise CliError(f"input not found: {src}")
     options = SegmentOptions(
-        hmm=not args.no_hmm, user_dicts=tuple(Path(d) for d in args.user_dict), drop=tuple(args.drop)
+        **({"engine": args.engine} if args.engine else {}),
+        hmm=not args.no_hmm,
+        user_dicts=tuple(Path(d) for d in args.user_dict),
+        stopwords=Path(args.stopwords) if args.stopwords else None,
+        **({"check_every": args.check_every} if args.check_every is not None else {}),
+        drop=tuple(args.drop),
     )
     stats, cost = _measured(
         lambda: segment_corpus(
@@ -147,36 +181,103 @@ def cmd_train(args: argparse.Namespace) -> None:
     _emit({**asdict(stats), **cost, "words_per_s": round(wps)}, args.json)
 
 
+def _named_files(paths: list[str], option: str) -> dict[str, Path]:
+    """`--analogy`/`--similarity` files keyed by file stem, the name their scores are reported under."""
+    named: dict[str, Path] = {}
+    for arg in paths:
+        path = Path(arg)
+        if not path.is_file():
+            raise CliError(f"{option}: file not found: {path}")
+        if path.stem in named:
+            raise CliError(f"{option}: two files named {path.stem!r}: {named[path.stem]} and {path}")
+        named[path.stem] = path
+    return named
+
+
 def cmd_evaluate(args: argparse.Namespace) -> None:
     from tasks.config import EvalSets, load_settings
-    from tasks.evaluate import evaluate_all, load_vectors, summary_json
+    from tasks.evaluate import Method, evaluate_all, load_vectors, summary_json
 
     vectors = Path(args.vectors)
     if not vectors.is_file():
         raise CliError(f"vectors file not found: {vectors}")
-    settings = load_settings(_config_path(args.config))
-    sets: EvalSets = settings.pipeline(None)[1].evaluate
-    methods = ("3cosadd", "3cosmul") if args.method == "both" else (args.method,)
+    if args.top_n is not None and args.top_n < 1:
+        raise CliError(f"--top-n must be at least 1, got {args.top_n}")
+    if args.analogy or args.similarity:
+        analogy = _named_files(args.analogy, "--analogy")
+        similarity = _named_files(args.similarity, "--similarity")
+    else:
+        sets: EvalSets = load_settings(_config_path(args.config)).pipeline(None)[1].evaluate
+        analogy, similarity = dict(sets.analogy), dict(sets.similarity)
+    methods: tuple[Method, ...] = ("3cosadd", "3cosmul") if args.method == "both" else (args.method,)
     if args.rules == "gensim":
         if args.method == "3cosmul":
             raise CliError("--rules gensim scores 3CosAdd only (gensim has no 3CosMul)")
         methods = ("3cosadd",)
     metrics = evaluate_all(
-        load_vectors(vectors),
-        dict(sets.analogy),
-        dict(sets.similarity),
-        rules=args.rules,
-        methods=methods,
-        top_n=args.top_n,
+        load_vectors(vectors), analogy, similarity, rules=args.rules, methods=methods, top_n=args.top_n
     )
-    summary = summary_json(metrics)
     if args.json:
-        print(json.dumps(summary, ensure_ascii=False))
+        print(json.dumps(summary_json(metrics), ensure_ascii=False))
         return
     for m in metrics:
-        if m.category == "all":
-            seen = f"seen {m.seen}/{m.total}, coverage {m.coverage:.1%}"
-            print(f"{m.eval_set:>18} {m.method:>8}: {m.value:.4f}  ({seen})")
+        name = m.eval_set if m.category == "all" else f"{m.eval_set}/{m.category}"
+        seen = f"seen {m.seen}/{m.total}, coverage {m.coverage:.1%}"
+        print(f"{name:<36} {m.method:>8}: {m.value:.4f}  ({seen})")
+
+
+def _query_model(args: argparse.Namespace) -> Path:
+    """--model, else the best point of the latest completed run in the results database."""
+    from tasks.config import load_settings
+    from tasks.query import best_model
+    from tasks.store import Store
+
+    if args.model:
+        model = Path(args.model)
+        if not model.is_file():
+            raise CliError(f"--model: vectors file not found: {model}")
+        return model
+    database = load_settings(_config_path(args.config)).database
+    if not database.is_file():
+        raise CliError(f"no results database yet: {database} (run `zhvec run` first, or pass --model)")
+    with Store(database, read_only=True) as store:
+        model = best_model(store)
+    if not model.is_file():
+        raise CliError(f"the best model's vectors are gone: {model} (re-run `zhvec run`, or pass --model)")
+    return model
+
+
+def _print_hits(model: Path, query: dict[str, Any], hits: list[Any], as_json: bool) -> None:
+    from tasks.query import hits_json
+
+    if as_json:
+        print(json.dumps({"model": str(model), **query, "results": hits_json(hits)}, ensure_ascii=False))
+        return
+    print(f"model: {model}")
+    for rank, hit in enumerate(hits, start=1):
+        print(f"{rank:>4}  {hit.score:8.4f}  {hit.word}")
+
+
+def cmd_similar(args: argparse.Namespace) -> None:
+    from tasks.evaluate import load_vectors
+    from tasks.query import similar
+
+    if args.n < 1:
+        raise CliError(f"-n must be at least 1, got {args.n}")
+    model = _query_model(args)
+    hits = similar(load_vectors(model), args.word, args.n)
+    _print_hits(model, {"word": args.word, "score": "cosine"}, hits, args.json)
+
+
+def cmd_analogy(args: argparse.Namespace) -> None:
+    from tasks.evaluate import load_vectors
+    from tasks.query import analogy
+
+    if args.n < 1:
+        raise CliError(f"-n must be at least 1, got {args.n}")
+    model = _query_model(args)
+    hits = analogy(load_vectors(model), args.a, args.b, args.c, args.method, args.n)
+    _print_hits(model, {"a": args.a, "b": args.b, "c": args.c, "score": args.method}, hits, args.json)
 
 
 def cmd_report(args: argparse.Namespace) -> None:
@@ -205,12 +306,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--config", help="pipelines.yaml path (default: ./pipelines.yaml, else the repo's)")
     p.set_defaults(func=cmd_run)
 
-    p = sub.add_parser("extract", help="dump (.xml.bz2) → prose text shards")
-    p.add_argument("dump")
-    p.add_argument("-o", "--output", required=True, help="folder for the text shards")
+    p = sub.add_parser("extract", help="dump (.xml.bz2 path or http(s) URL) → prose text shards")
+    p.add_argument("dump", metavar="DUMP_OR_URL")
+    p.add_argument("-o", "--output", required=True, help="folder for the text shards (a re-run resumes)")
     p.add_argument("--index", help="multistream index (found next to the dump when omitted)")
     p.add_argument("--workers", type=int)
     p.add_argument("--min-chars", type=int, default=0, help="drop articles with less prose than this")
+    p.add_argument("--no-disambiguation", action="store_true", help="drop disambiguation pages")
+    p.add_argument("--cache", help="download folder for a URL (default: <workspace>/dumps)")
+    p.add_argument("--config", help="pipelines.yaml naming the workspace (for --cache's default)")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_extract)
 
@@ -223,12 +327,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_convert)
 
     p = sub.add_parser(
-        "segment", help="jieba segmentation of a text file or shard folder into one corpus file"
+        "segment", help="jieba/rjieba segmentation of a text file or shard folder into one corpus file"
     )
     p.add_argument("input")
     p.add_argument("-o", "--output", required=True, help="corpus file (one sentence a line)")
+    p.add_argument("--engine", choices=["jieba", "rjieba"], help="default rjieba; jieba = the reference")
     p.add_argument("--no-hmm", action="store_true", help="switch off jieba's HMM for unknown words")
     p.add_argument("--user-dict", action="append", default=[], help="jieba user dictionary (repeatable)")
+    p.add_argument("--stopwords", help="file of words to drop, one a line")
+    p.add_argument("--check-every", type=int, help="rjieba: also cut ~1 line in N with jieba (0: off)")
     p.add_argument("--drop", nargs="*", default=["punct"], choices=["punct", "digits", "latin"])
     p.add_argument("--workers", type=int)
     p.add_argument("--json", action="store_true")
@@ -255,9 +362,39 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--rules", choices=["ca8", "gensim"], default="ca8")
     p.add_argument("--method", choices=["3cosadd", "3cosmul", "both"], default="both")
     p.add_argument("--top-n", type=int, help="only the N most frequent words are answer candidates")
+    p.add_argument(
+        "--analogy", action="append", default=[], help="`: category` + `a b c d` file (repeatable)"
+    )
+    p.add_argument("--similarity", action="append", default=[], help="`word word score` file (repeatable)")
     p.add_argument("--config", help="pipelines.yaml whose default pipeline names the eval sets")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_evaluate)
+
+    model_help = "vectors (word2vec text/binary or .kv; default: best point of the latest completed run)"
+    p = sub.add_parser("similar", help="nearest neighbours of a word by cosine")
+    p.add_argument("word")
+    p.add_argument("--model", help=model_help)
+    p.add_argument("-n", type=int, default=10, help="how many neighbours")
+    p.add_argument("--config", help="pipelines.yaml naming the results database")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_similar)
+
+    p = sub.add_parser("analogy", help="a is to b as c is to ? (a, b and c are never answers)")
+    p.add_argument("a")
+    p.add_argument("b")
+    p.add_argument("c")
+    p.add_argument("--model", help=model_help)
+    p.add_argument("--method", choices=["3cosadd", "3cosmul"], default="3cosadd")
+    p.add_argument("-n", type=int, default=10, help="how many answers")
+    p.add_argument("--config", help="pipelines.yaml naming the results database")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_analogy)
+
+    p = sub.add_parser("results", help="every point of the latest run: params, status, cost, scores")
+    p.add_argument("pipeline", nargs="?", help="latest run of this pipeline (default: of any)")
+    p.add_argument("--config")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_results)
 
     p = sub.add_parser("report", help="(re)write the HTML report of a run")
     p.add_argument("--run", help="run id (default: the latest)")

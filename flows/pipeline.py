@@ -5,17 +5,26 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Iterator
 from pathlib import Path
 
 from prefect import flow, get_run_logger
 from prefect.artifacts import create_link_artifact, create_table_artifact
 
 from tasks import stages
-from tasks.config import Pipeline, Settings, TrainParams, check_inputs, load_settings
-from tasks.extract import find_index
+from tasks.config import (
+    DASK_ADDRESS_ENV,
+    ConfigError,
+    Pipeline,
+    Settings,
+    TrainParams,
+    check_inputs,
+    load_settings,
+)
 from tasks.records import PointResult
 from tasks.report import render_report
 from tasks.store import Store
+from tasks.train import TrainTracking
 from tasks.workspace import code_version, file_sha256
 
 
@@ -25,20 +34,73 @@ def project_version() -> str:
     return code_version(*sorted(p for folder in folders for p in folder.glob("*.py")))
 
 
-def _train_and_evaluate(
-    root: Path, db: Path, run_id: str, corpus: stages.StageOutput, pl: Pipeline, params: TrainParams
+def dask_address(settings: Settings) -> str | None:
+    """The scheduler to use: $ZHVEC_DASK_ADDRESS, else `dask.address`, else None (a temporary cluster)."""
+    return os.environ.get(DASK_ADDRESS_ENV) or settings.dask.address
+
+
+def check_dask(address: str, timeout_s: float) -> None:
+    """Fail before any work when the configured scheduler does not answer."""
+    from distributed import Client
+
+    try:
+        Client(address, timeout=f"{timeout_s}s").close()
+    except (OSError, TimeoutError, ValueError) as exc:
+        raise ConfigError(
+            f"dask.address / ${DASK_ADDRESS_ENV}: no Dask scheduler reachable at {address!r} ({exc})"
+        ) from None
+
+
+def run(pipeline: str, config_path: str) -> str:
+    """Run `run_pipeline` on the configured task runner (checking a Dask scheduler first)."""
+    settings = load_settings(Path(config_path))
+    if settings.task_runner == "local":
+        return run_pipeline(pipeline=pipeline, config_path=config_path)
+    from prefect_dask import DaskTaskRunner
+
+    address = dask_address(settings)
+    if address is not None:
+        check_dask(address, settings.dask.timeout_s)
+    runner = DaskTaskRunner(address=address) if address else DaskTaskRunner()
+    return run_pipeline.with_options(task_runner=runner)(pipeline=pipeline, config_path=config_path)
+
+
+def _points(
+    settings: Settings,
+    root: Path,
+    corpus: stages.StageOutput,
+    pl: Pipeline,
+    track: TrainTracking | None,
+) -> Iterator[tuple[TrainParams, stages.PointOutput | Exception]]:
+    """Each point's outcome in sweep order: one after another locally, or all submitted at once to the
+    flow's task runner (Dask) and collected in order."""
+    if settings.task_runner == "local":
+        for params in pl.points():
+            try:
+                yield params, stages.point(root, corpus, params, pl.evaluate, track)
+            except Exception as exc:  # one bad point must not sink the sweep; it is recorded as failed
+                yield params, exc
+        return
+    futures = [(p, stages.point.submit(root, corpus, p, pl.evaluate, track)) for p in pl.points()]
+    for params, future in futures:
+        try:
+            yield params, future.result()
+        except Exception as exc:
+            yield params, exc
+
+
+def _record_point(
+    db: Path, run_id: str, pid: str, params: TrainParams, outcome: stages.PointOutput | Exception
 ) -> None:
     logger = get_run_logger()
-    pid = stages.point_id(corpus, params)
-    try:
-        model = stages.train(root, corpus, params)
-        scored, metrics = stages.evaluate(root, model, pl.evaluate)
-    except Exception as exc:  # one bad point must not sink the sweep; it is recorded as failed
-        logger.error("point %s failed: %s", params.label(), exc)
-        failed = PointResult(pid, params.label(), params.model_dump(mode="json"), "failed", error=str(exc))
+    if isinstance(outcome, Exception):
+        logger.error("point %s failed: %s", params.label(), outcome)
+        error = str(outcome) or type(outcome).__name__
+        failed = PointResult(pid, params.label(), params.model_dump(mode="json"), "failed", error=error)
         with Store(db) as store:
             store.add_point(run_id, failed)
         return
+    model, scored, metrics = outcome.model, outcome.scored, outcome.metrics
     point = PointResult(
         point_id=pid,
         label=params.label(),
@@ -52,6 +114,7 @@ def _train_and_evaluate(
         store.add_point(run_id, point)
         store.add_timings(run_id, [model.timing, scored.timing])
         store.add_metrics(run_id, pid, metrics)
+        store.add_epochs(run_id, pid, model.stats.get("epochs", []))
     headline = {
         m.eval_set: round(m.value, 4)
         for m in metrics
@@ -69,7 +132,8 @@ def run_pipeline(pipeline: str, config_path: str) -> str:
     check_inputs(name, pl)
     workers = pl.workers or os.cpu_count() or 1
     root, db = settings.workspace, settings.database
-    dump_sha = file_sha256(pl.dump)
+    files = stages.fetch(root, pl.dump, pl.index)
+    dump_sha = file_sha256(files.dump)
     resolved = {
         "pipeline": name,
         **pl.model_dump(mode="json"),
@@ -79,13 +143,14 @@ def run_pipeline(pipeline: str, config_path: str) -> str:
         run_id = store.start_run(name, resolved, str(pl.dump), dump_sha, project_version())
     logger.info("run %s: pipeline %s, %d sweep points, %d workers", run_id, name, len(pl.points()), workers)
     try:
-        text = stages.extract(root, pl.dump, dump_sha, pl.index or find_index(pl.dump), pl.extract, workers)
+        text = stages.extract(root, files.dump, dump_sha, files.index, pl.extract, workers)
         simplified = stages.convert(root, text, pl.convert.config, workers)
-        corpus = stages.segment(root, simplified, pl.segment, workers)
+        corpus = stages.segment(root, simplified, pl.segment, workers, pl.evaluate)
         with Store(db) as store:
             store.add_timings(run_id, [text.timing, simplified.timing, corpus.timing])
-        for params in pl.points():
-            _train_and_evaluate(root, db, run_id, corpus, pl, params)
+        track = stages.tracking(pl.evaluate, pl.sweep)
+        for params, outcome in _points(settings, root, corpus, pl, track):
+            _record_point(db, run_id, stages.point_id(corpus, params, track), params, outcome)
         with Store(db) as store:
             store.finish_run(run_id, "completed")
             report = render_report(store, run_id, settings.reports)

@@ -30,14 +30,20 @@ class ConvertOptions(Strict):
 
 
 class SegmentOptions(Strict):
-    engine: Literal["jieba"] = "jieba"
+    engine: Literal["jieba", "rjieba"] = Field(
+        "rjieba", description="rjieba (jieba-rs: same Han tokens, far faster); jieba = jieba.cut exactly"
+    )
     hmm: bool = True
     user_dicts: tuple[Path, ...] = ()
+    stopwords: Path | None = Field(None, description="UTF-8 file of words to drop, one a line")
     drop: tuple[Literal["punct", "digits", "latin"], ...] = Field(
         ("punct",), description="token classes to drop; whitespace tokens are always dropped"
     )
     split_sentences: bool = True
     max_tokens_per_line: int = Field(10000, ge=1, le=10000)
+    check_every: int = Field(
+        200, ge=0, description="engine rjieba: also cut ~1 line in N with jieba, report agreement (0: off)"
+    )
 
 
 class TrainParams(Strict):
@@ -48,8 +54,8 @@ class TrainParams(Strict):
     vector_size: int = Field(100, ge=1)
     window: int = Field(5, ge=1)
     negative: int = Field(5, ge=0)
-    ns_exponent: float = 0.75
-    sample: float = Field(1e-4, ge=0)
+    ns_exponent: float = Field(0.75, ge=-1, le=1, description="negative-sampling table exponent")
+    sample: float = Field(1e-4, ge=0, le=1)
     epochs: int = Field(5, ge=1)
     min_count: int = Field(5, ge=1)
     alpha: float = Field(0.025, gt=0)
@@ -61,6 +67,8 @@ class TrainParams(Strict):
     def _needs_an_objective(self) -> TrainParams:
         if self.hs == 0 and self.negative == 0:
             raise ValueError("hs or negative must be > 0 (both are 0: nothing to train)")
+        if self.min_alpha > self.alpha:
+            raise ValueError(f"min_alpha ({self.min_alpha}) must not exceed alpha ({self.alpha})")
         return self
 
     def label(self) -> str:
@@ -69,12 +77,35 @@ class TrainParams(Strict):
         return f"{self.model}-d{self.vector_size}-w{self.window}-{obj}-e{self.epochs}"
 
 
+# Pairs whose cosine is tracked per epoch: near neighbours of several kinds, all in the sample's vocabulary.
+DEFAULT_PROBES: tuple[tuple[str, str], ...] = (
+    ("北京", "上海"),
+    ("中国", "美国"),
+    ("经济", "政治"),
+    ("男人", "女人"),
+)
+
+
+def _point_error(where: str, err: ValidationError) -> str:
+    """One line naming the sweep point and its bad key, with the allowed values for a choice."""
+    first = err.errors()[0]
+    key = ".".join(str(p) for p in first["loc"]) or "(point)"
+    msg = first["msg"].removeprefix("Value error, ")
+    if first["type"] == "extra_forbidden":
+        msg = f"unknown key; allowed: {', '.join(TrainParams.model_fields)}"
+    elif first["type"] == "literal_error" and "expected" in first.get("ctx", {}):
+        msg = f"allowed values: {first['ctx']['expected']}"
+    return f"{where}: {key}: {msg} (got {first.get('input')!r})"
+
+
 class Sweep(Strict):
     """Cartesian `grid` over `base`, plus explicit `points`; duplicates are dropped."""
 
     base: dict[str, Any] = Field(default_factory=dict)
     grid: dict[str, list[Any]] = Field(default_factory=dict)
     points: list[dict[str, Any]] = Field(default_factory=list)
+    track_epochs: bool = Field(True, description="loss, quick eval and probe cosines after every epoch")
+    probes: tuple[tuple[str, str], ...] = Field(DEFAULT_PROBES, description="word pairs tracked per epoch")
 
     @field_validator("grid")
     @classmethod
@@ -87,14 +118,18 @@ class Sweep(Strict):
     def resolve(self) -> list[TrainParams]:
         combos: list[dict[str, Any]] = []
         keys = list(self.grid)
-        for values in itertools.product(*(self.grid[k] for k in keys)):
+        for values in itertools.product(*(self.grid[k] for k in keys)) if keys else ():
             combos.append({**self.base, **dict(zip(keys, values, strict=True))})
         combos += [{**self.base, **p} for p in self.points]
         if not combos:
             combos = [dict(self.base)]
         resolved: list[TrainParams] = []
-        for combo in combos:
-            params = TrainParams(**combo)
+        for n, combo in enumerate(combos):
+            try:
+                params = TrainParams(**combo)
+            except ValidationError as exc:
+                where = f"point {n + 1} of {len(combos)} ({', '.join(f'{k}={v}' for k, v in combo.items())})"
+                raise ValueError(_point_error(where, exc)) from None
             if params not in resolved:
                 resolved.append(params)
         return resolved
@@ -123,7 +158,10 @@ class EvalSets(Strict):
 
 class Pipeline(Strict):
     description: str = ""
-    dump: Path
+    dump: Path | str = Field(
+        description="the dump file, or an http(s) URL: downloaded (resumably) into <workspace>/dumps and "
+        "checked against the sha1sums/md5sums file published beside it"
+    )
     index: Path | None = Field(None, description="multistream index; found next to the dump when omitted")
     workers: int | None = Field(None, ge=1, description="processes per stage; null = os.cpu_count()")
     extract: ExtractOptions = ExtractOptions()
@@ -135,12 +173,36 @@ class Pipeline(Strict):
     def points(self) -> list[TrainParams]:
         return self.sweep.resolve()
 
+    @field_validator("dump", mode="before")
+    @classmethod
+    def _path_unless_url(cls, value: object) -> object:
+        """A URL stays a string; anything else is a path (pydantic would keep every string a string)."""
+        if isinstance(value, str) and not value.startswith(("http://", "https://")):
+            return Path(value)
+        return value
+
+
+DASK_ADDRESS_ENV = "ZHVEC_DASK_ADDRESS"
+
+
+class DaskOptions(Strict):
+    address: str | None = Field(
+        None,
+        description=f"scheduler, e.g. tcp://host:8786; ${DASK_ADDRESS_ENV} overrides; neither: a temporary "
+        "local cluster",
+    )
+    timeout_s: float = Field(10.0, gt=0, description="how long to wait for the scheduler before failing")
+
 
 class Settings(Strict):
     workspace: Path = Path("work")
     database: Path = Path("work/zhvec.duckdb")
     reports: Path = Path("reports")
     default: str = "sample"
+    task_runner: Literal["local", "dask"] = Field(
+        "local", description="local: points one after another; dask: points as tasks on a Dask cluster"
+    )
+    dask: DaskOptions = DaskOptions()
     pipelines: dict[str, Pipeline]
 
     @model_validator(mode="after")
@@ -161,7 +223,7 @@ class Settings(Strict):
 def _format_error(path: Path, err: ValidationError) -> str:
     first = err.errors()[0]
     loc = ".".join(str(p) for p in first["loc"]) or "(top level)"
-    msg = first["msg"]
+    msg = first["msg"].removeprefix("Value error, ")
     if first["type"] == "extra_forbidden":
         msg = "unknown key"
     elif first["type"] == "literal_error" and "expected" in first.get("ctx", {}):
@@ -178,14 +240,19 @@ def _resolve_paths(settings: Settings, root: Path) -> Settings:
 
     pipelines = {}
     for name, pl in settings.pipelines.items():
-        seg = pl.segment.model_copy(update={"user_dicts": tuple(fix(d) for d in pl.segment.user_dicts)})
+        seg = pl.segment.model_copy(
+            update={
+                "user_dicts": tuple(fix(d) for d in pl.segment.user_dicts),
+                "stopwords": fix(pl.segment.stopwords) if pl.segment.stopwords else None,
+            }
+        )
         ev = EvalSets(
             analogy={k: fix(v) for k, v in pl.evaluate.analogy.items()},
             similarity={k: fix(v) for k, v in pl.evaluate.similarity.items()},
         )
         pipelines[name] = pl.model_copy(
             update={
-                "dump": fix(pl.dump),
+                "dump": fix(pl.dump) if isinstance(pl.dump, Path) else pl.dump,
                 "index": fix(pl.index) if pl.index else None,
                 "segment": seg,
                 "evaluate": ev,
@@ -222,13 +289,15 @@ def load_settings(path: Path) -> Settings:
 
 def check_inputs(name: str, pipeline: Pipeline) -> None:
     """Fail before any work when an input file named by the pipeline is missing."""
-    if not pipeline.dump.is_file():
+    if isinstance(pipeline.dump, Path) and not pipeline.dump.is_file():
         raise ConfigError(f"pipelines.{name}.dump: dump file not found: {pipeline.dump}")
     if pipeline.index is not None and not pipeline.index.is_file():
         raise ConfigError(f"pipelines.{name}.index: index file not found: {pipeline.index}")
     for d in pipeline.segment.user_dicts:
         if not d.is_file():
             raise ConfigError(f"pipelines.{name}.segment.user_dicts: file not found: {d}")
+    if pipeline.segment.stopwords is not None and not pipeline.segment.stopwords.is_file():
+        raise ConfigError(f"pipelines.{name}.segment.stopwords: file not found: {pipeline.segment.stopwords}")
     for kind, sets in (("analogy", pipeline.evaluate.analogy), ("similarity", pipeline.evaluate.similarity)):
         for key, p in sets.items():
             if not p.is_file():

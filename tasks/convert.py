@@ -13,15 +13,17 @@ from pathlib import Path
 import opencc
 
 from tasks.errors import InputError
-from tasks.shards import list_shards, map_shards
+from tasks.shards import list_shards, map_shards, utf8_error
 from tasks.workspace import atomic_path
 
-BLOCK_CHARS = 4 << 20
+BLOCK_BYTES = 4 << 20
+BYTES_PER_WORKER = 16 << 20  # starting a worker process costs about as much as converting this much
 
 
 @dataclass(frozen=True)
 class ConvertStats:
     shards: int
+    empty_shards: int
     lines: int
     chars: int
     bytes_in: int
@@ -46,43 +48,45 @@ def convert_text(text: str, config: str) -> str:
 
 
 def convert_file(src: Path, dst: Path, config: str) -> tuple[int, int]:
-    """Convert one UTF-8 file into `dst` atomically; returns (lines, chars)."""
+    """Convert one UTF-8 file into `dst` atomically; returns (lines, chars). Invalid UTF-8 is an error
+    naming the file and line: conversion must not silently lose text.
+
+    Blocks are read as bytes and decoded here: a text-mode read costs about a third of OpenCC's own time.
+    """
     lines = chars = 0
-    try:
-        with (
-            src.open(encoding="utf-8") as fin,
-            atomic_path(dst) as tmp,
-            tmp.open("w", encoding="utf-8") as out,
-        ):
-            while True:
-                block = fin.read(BLOCK_CHARS)
-                if not block:
-                    break
-                if not block.endswith("\n"):
-                    block += fin.readline()
-                out.write(convert_text(block, config))
-                lines += block.count("\n")
-                chars += len(block)
-    except UnicodeDecodeError as exc:
-        raise ConvertError(f"{src}: invalid UTF-8 near line {lines + 1}: {exc.reason}") from None
+    with src.open("rb") as fin, atomic_path(dst) as tmp, tmp.open("wb") as out:
+        while block := fin.read(BLOCK_BYTES):
+            if not block.endswith(b"\n"):
+                block += fin.readline()  # whole lines: a block never ends inside a character or a phrase
+            try:
+                text = block.decode("utf-8")
+            except UnicodeDecodeError:
+                raise ConvertError(utf8_error(src)) from None
+            out.write(convert_text(text, config).encode("utf-8"))
+            lines += block.count(b"\n")
+            chars += len(text)
     return lines, chars
 
 
 def convert_shards(
     src: Path, dst: Path, *, config: str, workers: int, progress: bool = False
 ) -> ConvertStats:
-    """Convert a shard folder (or one file) into `dst` (folder, or file when `src` is a file)."""
+    """Convert a shard folder (or one file) into `dst` (folder, or file when `src` is a file), on at most
+    one worker process per `BYTES_PER_WORKER` of input: a small input is converted in-process."""
     if config != "none":
         _converter(config)  # fail on a bad config before any worker starts
     if src.is_file():
         jobs = [(src, dst, config)]
     else:
         jobs = [(shard, dst / shard.name, config) for shard in list_shards(src)]
+    bytes_in = sum(j[0].stat().st_size for j in jobs)
+    workers = max(1, min(workers, bytes_in // BYTES_PER_WORKER))
     results = map_shards(convert_file, jobs, workers=workers, progress="convert" if progress else None)
     return ConvertStats(
         shards=len(jobs),
+        empty_shards=sum(1 for j in jobs if j[0].stat().st_size == 0),
         lines=sum(r[0] for r in results),
         chars=sum(r[1] for r in results),
-        bytes_in=sum(j[0].stat().st_size for j in jobs),
+        bytes_in=bytes_in,
         bytes_out=sum(j[1].stat().st_size for j in jobs),
     )

@@ -1015,9 +1015,11 @@ def fixture_pages(corpora: Path) -> list[DumpPage]:
 def bench_pages(corpora: Path, target_bytes: int) -> Iterator[DumpPage]:
     """Sample material then CCTV news as articles, cycled with distinct titles until the XML is ~target_bytes.
 
-    News is streamed from the .xz file on every pass, so memory stays flat however large the target.
+    News is streamed from the .xz file on every pass, so memory stays flat however large the target. One
+    source document has no title; MediaWiki has no untitled pages (and gensim's WikiCorpus, the benchmark's
+    baseline, fails on one), so it is left out here.
     """
-    articles = sample_articles(corpora)
+    articles = [article for article in sample_articles(corpora) if article.title]
     links = _link_index(articles)
     size = len(HEADER.encode()) + len(FOOTER)
     next_id = 13

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import multiprocessing
-from collections.abc import Callable, Sequence
-from concurrent.futures import ProcessPoolExecutor
+from collections import deque
+from collections.abc import Callable, Generator, Sequence
+from concurrent.futures import Future, ProcessPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -16,6 +17,20 @@ R = TypeVar("R")
 def list_shards(folder: Path) -> list[Path]:
     """The shard files of a stage folder, in name order; hidden temp files are not shards."""
     return sorted(p for p in folder.glob("*.txt") if not p.name.startswith("."))
+
+
+def utf8_error(path: Path) -> str:
+    """Name the first line of `path` that is not UTF-8: a decoder reading big blocks only knows the block.
+
+    Lines are split at b"\\n", which never occurs inside a UTF-8 sequence, so each line decodes alone.
+    """
+    with path.open("rb") as fh:
+        for lineno, raw in enumerate(fh, start=1):
+            try:
+                raw.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                return f"{path}:{lineno}: invalid UTF-8 at byte {exc.start + 1} of the line ({exc.reason})"
+    return f"{path}: invalid UTF-8"
 
 
 def map_shards(
@@ -31,21 +46,46 @@ def map_shards(
 
     Spawn, not fork: the caller may be a threaded Prefect worker, and forking threads is unsafe.
     """
+    return list(
+        imap_shards(fn, jobs, workers=workers, initializer=initializer, initargs=initargs, progress=progress)
+    )
+
+
+def imap_shards(
+    fn: Callable[..., R],
+    jobs: Sequence[tuple[Any, ...]],
+    *,
+    workers: int,
+    initializer: Callable[..., None] | None = None,
+    initargs: tuple[Any, ...] = (),
+    progress: str | None = None,
+) -> Generator[R, None, None]:
+    """`map_shards` as a generator: results come in job order as they are ready and are not kept, so a
+    caller can fold big per-shard results (e.g. vocabularies) without holding all of them at once.
+
+    On the first failure the jobs not yet started are cancelled, so a bad shard stops the work early.
+    """
     bar = tqdm(total=len(jobs), desc=progress, unit="shard", disable=progress is None)
     try:
         if workers <= 1 or len(jobs) <= 1:
             if initializer is not None:
                 initializer(*initargs)
-            results = []
             for job in jobs:
-                results.append(fn(*job))
+                yield fn(*job)
                 bar.update()
-            return results
+            return
         ctx = multiprocessing.get_context("spawn")
         with ProcessPoolExecutor(workers, mp_context=ctx, initializer=initializer, initargs=initargs) as pool:
-            futures = [pool.submit(fn, *job) for job in jobs]
-            for fut in futures:
+            futures: deque[Future[R]] = deque()
+            for job in jobs:
+                fut = pool.submit(fn, *job)
                 fut.add_done_callback(lambda _f: bar.update())
-            return [f.result() for f in futures]
+                futures.append(fut)
+            try:
+                while futures:
+                    yield futures.popleft().result()
+            except BaseException:
+                pool.shutdown(wait=True, cancel_futures=True)
+                raise
     finally:
         bar.close()

@@ -13,12 +13,14 @@ from prefect import task
 from prefect.cache_policies import NO_CACHE
 
 from tasks import convert as convert_mod
+from tasks import dicts as dicts_mod
 from tasks import evaluate as evaluate_mod
 from tasks import extract as extract_mod
+from tasks import fetch as fetch_mod
 from tasks import segment as segment_mod
 from tasks import train as train_mod
 from tasks import wikitext as wikitext_mod
-from tasks.config import EvalSets, ExtractOptions, SegmentOptions, TrainParams
+from tasks.config import EvalSets, ExtractOptions, SegmentOptions, Sweep, TrainParams
 from tasks.measure import measure
 from tasks.records import Metric, StageTiming
 from tasks.workspace import StageDir, code_version, file_sha256, stage_key, write_json_atomic
@@ -48,14 +50,18 @@ def run_stage(
     code: str,
     body: Body,
     point_id: str | None = None,
+    resume: bool = False,
 ) -> StageOutput:
-    """Run `body(out_dir) -> (stats, io)` unless a manifest says this exact work is already done."""
+    """Run `body(out_dir) -> (stats, io)` unless a manifest says this exact work is already done.
+
+    `resume` keeps what an unfinished earlier attempt left in the folder, for a body that resumes from it.
+    """
     sd = StageDir(root, stage, stage_key(stage, inputs, params, code))
     if sd.done():
         manifest = sd.manifest()
         timing = StageTiming(**{**manifest["timing"], "cached": True, "point_id": point_id})
         return StageOutput(sd.key, str(sd.path), timing, manifest["stats"])
-    out = sd.prepare()
+    out = sd.prepare(resume=resume)
     with measure() as meter:
         stats, io = body(out)
     timing = meter.timing(stage, point_id=point_id, extra=stats, **io)
@@ -78,6 +84,12 @@ def _jsonable(model: Any) -> dict[str, Any]:
     return data
 
 
+@task(name="fetch", cache_policy=NO_CACHE)
+def fetch(root: Path, source: Path | str, index: Path | None) -> fetch_mod.DumpFiles:
+    """The dump on local disk: a path as given, a URL downloaded into `<workspace>/dumps` and verified."""
+    return fetch_mod.resolve_dump(source, root / "dumps", index=index, progress=True)
+
+
 @task(name="extract", cache_policy=NO_CACHE)
 def extract(
     root: Path, dump: Path, dump_sha256: str, index: Path | None, options: ExtractOptions, workers: int
@@ -95,7 +107,7 @@ def extract(
         return asdict(stats), io
 
     code = code_version(extract_mod, wikitext_mod)
-    return run_stage(root, "extract", [dump_sha256], _jsonable(options), code, body)
+    return run_stage(root, "extract", [dump_sha256], _jsonable(options), code, body, resume=True)
 
 
 @task(name="convert", cache_policy=NO_CACHE)
@@ -116,10 +128,17 @@ def convert(root: Path, text: StageOutput, config: str, workers: int) -> StageOu
 
 
 @task(name="segment", cache_policy=NO_CACHE)
-def segment(root: Path, text: StageOutput, options: SegmentOptions, workers: int) -> StageOutput:
+def segment(
+    root: Path, text: StageOutput, options: SegmentOptions, workers: int, sets: EvalSets
+) -> StageOutput:
     def body(out: Path) -> tuple[dict[str, Any], dict[str, Any]]:
         stats = segment_mod.segment_corpus(
-            Path(text.path), out / CORPUS, options=options, workers=workers, progress=True
+            Path(text.path),
+            out / CORPUS,
+            options=options,
+            workers=workers,
+            eval_words=dicts_mod.eval_set_words(sets),
+            progress=True,
         )
         io = {
             "bytes_in": stats.bytes_in,
@@ -129,26 +148,57 @@ def segment(root: Path, text: StageOutput, options: SegmentOptions, workers: int
         }
         return asdict(stats), io
 
-    inputs = [text.key, *(file_sha256(d) for d in options.user_dicts)]
-    return run_stage(root, "segment", inputs, _jsonable(options), code_version(segment_mod), body)
+    extra_files = [*options.user_dicts, *filter(None, [options.stopwords])]
+    eval_files = [*sets.analogy.values(), *sets.similarity.values()]  # the OOV rates in the stats
+    inputs = [
+        text.key,
+        *(file_sha256(d) for d in extra_files),
+        *(f"{p.name}:{file_sha256(p)}" for p in eval_files),
+    ]
+    params = _jsonable(options) | {"eval_sets": sorted([*sets.analogy, *sets.similarity])}
+    code = code_version(segment_mod, dicts_mod)
+    return run_stage(root, "segment", inputs, params, code, body)
 
 
-def _train_identity(corpus: StageOutput, params: TrainParams) -> tuple[list[str], dict[str, Any], str]:
+TRACKED_SETS = ("ca_translated", "wordsim240")  # the quick per-epoch eval, when the pipeline has them
+
+
+def tracking(sets: EvalSets, sweep: Sweep) -> train_mod.TrainTracking | None:
+    """Per-epoch tracking for a sweep: the quick eval sets among the pipeline's, and its probe pairs."""
+    if not sweep.track_epochs:
+        return None
+    return train_mod.TrainTracking(
+        analogy={k: p for k, p in sets.analogy.items() if k in TRACKED_SETS},
+        similarity={k: p for k, p in sets.similarity.items() if k in TRACKED_SETS},
+        probes=sweep.probes,
+    )
+
+
+def _train_identity(
+    corpus: StageOutput, params: TrainParams, track: train_mod.TrainTracking | None = None
+) -> tuple[list[str], dict[str, Any], str]:
     semantic = _jsonable(params) | {"workers": None}  # thread count changes speed, not what is learned
-    return [corpus.key], semantic, code_version(train_mod)
+    inputs = [corpus.key]
+    if track is not None:  # the epoch rows kept with the vectors depend on what was tracked
+        files = [*track.analogy.values(), *track.similarity.values()]
+        inputs += [f"{p.name}:{file_sha256(p)}" for p in files]
+        semantic |= {"probes": [list(pair) for pair in track.probes]}
+    return inputs, semantic, code_version(train_mod)
 
 
-def point_id(corpus: StageOutput, params: TrainParams) -> str:
+def point_id(corpus: StageOutput, params: TrainParams, track: train_mod.TrainTracking | None = None) -> str:
     """A sweep point's id: the key of its training output, known before (and even without) training."""
-    return stage_key("train", *_train_identity(corpus, params))
+    return stage_key("train", *_train_identity(corpus, params, track))
 
 
 @task(name="train", cache_policy=NO_CACHE, task_run_name="train-{params.model}-w{params.window}")
-def train(root: Path, corpus: StageOutput, params: TrainParams) -> StageOutput:
+def train(
+    root: Path, corpus: StageOutput, params: TrainParams, track: train_mod.TrainTracking | None = None
+) -> StageOutput:
     corpus_file = Path(corpus.path) / CORPUS
 
     def body(out: Path) -> tuple[dict[str, Any], dict[str, Any]]:
-        stats = train_mod.train_word2vec(corpus_file, params, out)
+        stats = train_mod.train_word2vec(corpus_file, params, out, tracking=track)
         io = {
             "bytes_in": corpus_file.stat().st_size,
             "bytes_out": stats.bytes_out,
@@ -157,8 +207,8 @@ def train(root: Path, corpus: StageOutput, params: TrainParams) -> StageOutput:
         }
         return asdict(stats), io
 
-    inputs, semantic, code = _train_identity(corpus, params)
-    return run_stage(root, "train", inputs, semantic, code, body, point_id=point_id(corpus, params))
+    inputs, semantic, code = _train_identity(corpus, params, track)
+    return run_stage(root, "train", inputs, semantic, code, body, point_id=point_id(corpus, params, track))
 
 
 @task(name="evaluate", cache_policy=NO_CACHE)
@@ -184,3 +234,27 @@ def evaluate(root: Path, model: StageOutput, sets: EvalSets) -> tuple[StageOutpu
     saved = (Path(out.path) / METRICS).read_text(encoding="utf-8")
     metrics = [Metric(**m) for m in json.loads(saved)["metrics"]]
     return out, metrics
+
+
+@dataclass(frozen=True)
+class PointOutput:
+    """A trained and scored sweep point, as one task returns it (from a Dask worker, too)."""
+
+    model: StageOutput
+    scored: StageOutput
+    metrics: list[Metric]
+
+
+@task(name="point", cache_policy=NO_CACHE, retries=1, task_run_name="point-{params.model}-w{params.window}")
+def point(
+    root: Path,
+    corpus: StageOutput,
+    params: TrainParams,
+    sets: EvalSets,
+    track: train_mod.TrainTracking | None = None,
+) -> PointOutput:
+    """Train and evaluate one point as one unit of work, so a runner ships it whole to one worker; a
+    failure is retried once (a finished train stage is reused by the retry)."""
+    model = train.fn(root, corpus, params, track)
+    scored, metrics = evaluate.fn(root, model, sets)
+    return PointOutput(model, scored, metrics)

@@ -18,6 +18,9 @@ open for writing. Tables:
     run_id, point_id, eval_set, category ('all' = whole file), method ('3cosadd', '3cosmul', 'spearman'),
     rules, value (accuracy as a fraction, or the correlation), seen, total, correct (NULL for similarity),
     coverage (seen / total).
+`epoch_history` — per-epoch tracking of a point, long format: run_id, point_id, epoch (1-based), metric
+    ('loss' = that epoch's share of gensim's loss, 'seconds' = its training time, '<set>_3cosadd',
+    '<set>_spearman', 'probe:<w1>|<w2>' = cosine), value.
 Views:
 `stage_throughput` — stage_timings plus items_per_s and mb_per_s (bytes_in in 10^6 bytes per wall second).
 `point_summary` — one row per point with train_s (wall of its `train` stage), words_per_s
@@ -114,6 +117,13 @@ CREATE TABLE IF NOT EXISTS metrics (
     correct BIGINT,
     coverage DOUBLE NOT NULL,
     PRIMARY KEY (run_id, point_id, eval_set, category, method, rules)
+);
+CREATE TABLE IF NOT EXISTS epoch_history (
+    run_id VARCHAR NOT NULL,
+    point_id VARCHAR NOT NULL,
+    epoch INTEGER NOT NULL,
+    metric VARCHAR NOT NULL,
+    value DOUBLE NOT NULL
 );
 CREATE OR REPLACE VIEW stage_throughput AS
 SELECT *,
@@ -328,6 +338,18 @@ class Store:
                     ],
                 )
 
+    def add_epochs(self, run_id: str, point_id: str, rows: Sequence[dict[str, Any]]) -> None:
+        """Record a point's per-epoch rows (`epoch`, `metric`, `value`), replacing any earlier ones."""
+        with self._transaction() as con:
+            _require_run(con, run_id)
+            con.execute("DELETE FROM epoch_history WHERE run_id = ? AND point_id = ?", [run_id, point_id])
+            if not rows:
+                return
+            con.executemany(
+                "INSERT INTO epoch_history (run_id, point_id, epoch, metric, value) VALUES (?, ?, ?, ?, ?)",
+                [[run_id, point_id, int(r["epoch"]), str(r["metric"]), float(r["value"])] for r in rows],
+            )
+
     def finish_run(self, run_id: str, status: str, error: str = "") -> None:
         with self._transaction() as con:
             _require_run(con, run_id)
@@ -353,6 +375,15 @@ class Store:
 
     def points(self, run_id: str) -> list[dict[str, Any]]:
         return self._dicts("SELECT * EXCLUDE (seq) FROM points WHERE run_id = ? ORDER BY seq", [run_id])
+
+    def epoch_history(self, run_id: str) -> list[dict[str, Any]]:
+        """Per-epoch rows of a run (point_id, epoch, metric, value), in sweep order then epoch."""
+        return self._dicts(
+            "SELECT e.point_id, e.epoch, e.metric, e.value FROM epoch_history e "
+            "LEFT JOIN points p USING (run_id, point_id) WHERE e.run_id = ? "
+            "ORDER BY p.seq NULLS LAST, e.point_id, e.epoch, e.metric",
+            [run_id],
+        )
 
     def timings(self, run_id: str) -> list[dict[str, Any]]:
         """Stage costs in the order they were recorded, with throughput from `stage_throughput`."""

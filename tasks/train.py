@@ -4,13 +4,18 @@ from __future__ import annotations
 
 import logging
 import os
-from dataclasses import dataclass
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from gensim.models import Word2Vec
+from gensim.models.callbacks import CallbackAny2Vec
 from gensim.models.word2vec import FAST_VERSION
 
-from tasks.config import TrainParams
+from tasks import evaluate as evaluate_mod
+from tasks.config import DEFAULT_PROBES, TrainParams
 from tasks.errors import InputError
 from tasks.workspace import atomic_path
 
@@ -22,12 +27,84 @@ class TrainError(InputError):
 
 
 @dataclass(frozen=True)
+class TrainTracking:
+    """What to measure after every epoch: quick eval sets (name → file) and probe word pairs."""
+
+    analogy: Mapping[str, Path] = field(default_factory=dict)
+    similarity: Mapping[str, Path] = field(default_factory=dict)
+    probes: tuple[tuple[str, str], ...] = DEFAULT_PROBES
+
+    @classmethod
+    def default(cls, eval_dir: Path) -> TrainTracking:
+        """CA_translated (3CosAdd) and wordsim-240: the cheapest sets that still move with quality."""
+        return cls(
+            analogy={"ca_translated": eval_dir / "ca8" / "ca_translated.txt"},
+            similarity={"wordsim240": eval_dir / "wordsim" / "wordsim-240.txt"},
+        )
+
+
+class _EpochTracker(CallbackAny2Vec):  # type: ignore[misc]
+    """Per-epoch rows `{epoch, metric, value}`; gensim's loss is cumulative within one `train()`, so the
+    row holds the epoch's delta. Eval time is kept apart so training seconds stay comparable."""
+
+    def __init__(self, tracking: TrainTracking) -> None:
+        self.analogies = {k: evaluate_mod.load_analogies(p) for k, p in tracking.analogy.items()}
+        self.similarities = {k: evaluate_mod.load_similarity(p) for k, p in tracking.similarity.items()}
+        self.probes = tracking.probes
+        self.rows: list[dict[str, Any]] = []
+        self.tracking_seconds = 0.0
+        self._epoch = 0
+        self._loss = 0.0
+        self._start = 0.0
+
+    def on_epoch_begin(self, model: Word2Vec) -> None:
+        self._start = time.perf_counter()
+
+    def on_epoch_end(self, model: Word2Vec) -> None:
+        seconds = time.perf_counter() - self._start
+        self._epoch += 1
+        loss = float(model.get_latest_training_loss())
+        values = {"loss": loss - self._loss, "seconds": seconds}
+        self._loss = loss
+        start = time.perf_counter()
+        values.update(self._scores(model))
+        self.tracking_seconds += time.perf_counter() - start
+        self.rows += [{"epoch": self._epoch, "metric": k, "value": float(v)} for k, v in values.items()]
+
+    def _scores(self, model: Word2Vec) -> dict[str, float]:
+        vecs = evaluate_mod.vectors_from(model.wv.index_to_key, model.wv.vectors)
+        scores: dict[str, float] = {}
+        for name, aset in self.analogies.items():
+            for m in evaluate_mod.evaluate_analogies(vecs, aset, name=name, methods=("3cosadd",)):
+                if m.category == "all":
+                    scores[f"{name}_3cosadd"] = m.value
+        for name, pairs in self.similarities.items():
+            for m in evaluate_mod.evaluate_similarity(vecs, pairs, name=name):
+                if m.method == "spearman":
+                    scores[f"{name}_spearman"] = m.value
+        for a, b in self.probes:
+            if a in vecs.index and b in vecs.index:
+                scores[f"probe:{a}|{b}"] = float(vecs.matrix[vecs.index[a]] @ vecs.matrix[vecs.index[b]])
+        return scores
+
+
+@dataclass(frozen=True)
 class TrainStats:
+    """`words_per_s` counts corpus words × epochs per training second (word2vec.c's measure);
+    `effective_words_per_s` counts the words gensim trained on after down-sampling."""
+
     vocab_size: int
     corpus_words: int
     trained_words: int
+    effective_words: int
     workers: int
     bytes_out: int
+    model_bytes: int
+    train_seconds: float
+    tracking_seconds: float
+    words_per_s: float
+    effective_words_per_s: float
+    epochs: list[dict[str, Any]]
 
 
 def gensim_kwargs(params: TrainParams) -> dict[str, object]:
@@ -49,8 +126,13 @@ def gensim_kwargs(params: TrainParams) -> dict[str, object]:
     }
 
 
-def train_word2vec(corpus: Path, params: TrainParams, out_dir: Path) -> TrainStats:
-    """Train on `corpus` (one sentence per line) and save KeyedVectors plus word2vec text and binary."""
+def train_word2vec(
+    corpus: Path, params: TrainParams, out_dir: Path, tracking: TrainTracking | None = None
+) -> TrainStats:
+    """Train on `corpus` (one sentence per line) and save KeyedVectors plus word2vec text and binary.
+
+    With `tracking`, loss, quick eval scores and probe cosines are taken after every epoch (`epochs` rows).
+    """
     if FAST_VERSION < 0:
         raise TrainError(
             "gensim was installed without its compiled routines; corpus_file training needs them"
@@ -63,12 +145,18 @@ def train_word2vec(corpus: Path, params: TrainParams, out_dir: Path) -> TrainSta
     model.build_vocab(corpus_file=str(corpus))
     if len(model.wv) == 0:
         raise TrainError(f"{corpus}: no word reaches min_count={params.min_count}")
-    model.train(
+    tracker = _EpochTracker(tracking) if tracking is not None else None
+    start = time.perf_counter()
+    effective, _ = model.train(
         corpus_file=str(corpus),
         total_examples=model.corpus_count,
         total_words=model.corpus_total_words,
         epochs=model.epochs,
+        compute_loss=tracker is not None,  # train() resets it: it must be given here, not to Word2Vec()
+        callbacks=[tracker] if tracker else (),
     )
+    tracking_seconds = tracker.tracking_seconds if tracker else 0.0
+    train_seconds = max(time.perf_counter() - start - tracking_seconds, 1e-9)
     out_dir.mkdir(parents=True, exist_ok=True)
     kv, txt, binary = (out_dir / name for name in VECTOR_FILES)
     with atomic_path(kv) as tmp:
@@ -77,10 +165,19 @@ def train_word2vec(corpus: Path, params: TrainParams, out_dir: Path) -> TrainSta
         model.wv.save_word2vec_format(str(tmp), binary=False)
     with atomic_path(binary) as tmp:
         model.wv.save_word2vec_format(str(tmp), binary=True)
+    model_bytes = sum((out_dir / name).stat().st_size for name in VECTOR_FILES)
+    trained = model.corpus_total_words * params.epochs
     return TrainStats(
         vocab_size=len(model.wv),
         corpus_words=model.corpus_total_words,
-        trained_words=model.corpus_total_words * params.epochs,
+        trained_words=trained,
+        effective_words=int(effective),
         workers=int(kwargs["workers"]),  # type: ignore[call-overload]
-        bytes_out=sum((out_dir / name).stat().st_size for name in VECTOR_FILES),
+        bytes_out=model_bytes,
+        model_bytes=model_bytes,
+        train_seconds=round(train_seconds, 4),
+        tracking_seconds=round(tracking_seconds, 4),
+        words_per_s=round(trained / train_seconds, 1),
+        effective_words_per_s=round(effective / train_seconds, 1),
+        epochs=tracker.rows if tracker else [],
     )

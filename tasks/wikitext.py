@@ -6,8 +6,10 @@ Word vectors only need running text, so this is a reading, not a renderer. Choic
   citations are not sentences. A small whitelist of *inline* templates whose visible text sits in the middle
   of a sentence keeps that text, so the sentence survives: ``{{lang|la|X}}`` and ``{{lang-en|X}}`` → X (the
   rendered "英语：" label is dropped), ``{{le|中文|English|显示}}`` / ``{{link-en|…}}`` (interlanguage link
-  templates) → the display text, else the Chinese title, ``{{nowrap|X}}`` → X, and ``{{convert|24|至|43|mm}}``
-  → ``24至43mm`` (the value, ranges and input unit; the computed conversion is not in the source).
+  templates, also ``{{tsl|en|English|中文|显示}}`` and ``{{ill|中文|en|English}}``) → the display text, else
+  the Chinese title, ``{{nowrap|X}}`` / ``{{small|X}}`` / ``{{abbr|X|…}}`` / ``{{color|red|X}}`` → X, and
+  ``{{convert|24|至|43|mm}}`` → ``24至43mm`` (the value, ranges and input unit; the computed conversion is
+  not in the source).
 * Headings stay, as their own line (as WikiExtractor does): they are real words and cost one line.
 * Each source line is one output line: zhwiki writes a paragraph on one line, and where an editor wrapped
   one, the break nearly always falls at a sentence end. List items lose their markers and stay one a line.
@@ -35,10 +37,10 @@ _ELEMENT_CLOSE = re.compile(rf"</({_DROPPED_ELEMENTS})\s*>", re.IGNORECASE)
 _HTML_TAG = re.compile(
     r"</?(?:span|div|small|big|sup|sub|u|s|del|ins|strike|center|font|blockquote|abbr|b|i|em|strong|tt|var|q"
     r"|cite|code|kbd|samp|p|poem|nowiki|mark|bdi|bdo|dfn|ruby|rb|rt|rp|section|onlyinclude|noinclude|ol|ul"
-    r"|li|dl|dt|dd|table|tr|td|th|caption|hr|wbr)(?=[\s/>])[^<>]*>",
+    r"|li|dl|dt|dd|table|tr|td|th|caption|hr|wbr|h[1-6]|time|data)(?=[\s/>])[^<>]*>",
     re.IGNORECASE,
 )
-_LINE_BREAK = re.compile(r"<\s*/?\s*br\b[^<>]*>", re.IGNORECASE)
+_LINE_BREAK = re.compile(r"<\s*/?\s*br\b[^<>]*>|</h[1-6]\s*>", re.IGNORECASE)
 _EXTERNAL_LINK = re.compile(r"\[(?:https?:|ftp:|//)[^\s\[\]]*\s*([^\[\]\n]*)\]")
 _BARE_URL = re.compile(r"(?:https?|ftp)://[A-Za-z0-9\-._~:/?#@!$&()*+,;=%]+")
 _BOLD_ITALIC = re.compile(r"'{2,}")
@@ -46,13 +48,26 @@ _MAGIC_WORD = re.compile(r"__[A-Z]+__")
 _LIST_MARKER = re.compile(r"^[*#:;]+\s*")
 _RULE = re.compile(r"-{4,}")
 _EMPTY_BRACKETS = re.compile(r"（[\s，、；,;]*）|\([\s,;]*\)")
-_SPACE = re.compile(r"\s+")
 
-# `{{` wins over `-{` (`-{{x}}` is a dash and a template); tables open and close only at a line start, and
-# `|}}` closes a template after an empty parameter rather than a table.
-_TOKEN = re.compile(r"\{\{|\}\}|-\{(?!\{)|\}-|\[\[|\]\]|^[ \t:]*\{\||^[ \t]*\|\}(?!\})", re.MULTILINE)
-_OPENERS = {"{{": "template", "-{": "conversion", "[[": "link"}
-_CLOSERS = {"}}": "template", "}-": "conversion", "]]": "link"}
+# `{{` wins over `-{` (`-{{x}}` is a dash and a template), and `|}}` closes a template after an empty
+# parameter rather than a table. `{|` and `|}` are tables only at a line start (after `[ \t:]*` and `[ \t]*`):
+# `_resolve_markup` checks that, since a regex anchored at line starts would be tried at every position.
+_TOKEN = re.compile(r"\{\{|\}\}|-\{(?!\{)|\}-|\[\[|\]\]|\{\||\|\}(?!\})")
+_TABLE_INDENT = {"{|": frozenset(" \t:"), "|}": frozenset(" \t")}
+_OPENERS = {"{{": "template", "-{": "conversion", "[[": "link", "{|": "table"}
+# Innermost constructs (no token inside) are rendered first by one regex pass each: most links, conversions
+# and simple templates cost a C-level scan and a call instead of a trip through the stack. The guards keep
+# each match exactly what the token scan would see (no `[[[`, `{{{`, `}-{`, nor a `|}` at a line start), and
+# the rendered text is fenced with a character XML text cannot hold, so it never joins its neighbours
+# into a new token; the fences are removed once the pass is done.
+_FENCE = "\uffff"
+# (The guards look behind *after* the opener: a pattern that starts with a literal is searched for in C.)
+_INNERMOST = (
+    ("-{", "conversion", re.compile(r"-\{(?<!\}-\{)([^{}\[\]\n]*)\}-")),
+    ("[[", "link", re.compile(r"\[\[(?<!\[\[\[)([^{}\[\]\n]*)\]\]")),
+    ("{{", "template", re.compile(r"\{\{(?<!\{\{\{)([^{}\[\]]*)\}\}")),
+)
+_CLOSERS = {"}}": "template", "}-": "conversion", "]]": "link", "|}": "table"}
 
 _MEDIA_OR_CATEGORY_NS = frozenset(
     {"file", "image", "media", "文件", "檔案", "档案", "图像", "圖像", "图片", "圖片", "媒体", "媒體"}
@@ -66,6 +81,23 @@ _VARIANT_PREFERENCE = ("zh-hans", "zh-cn", "zh")
 _VARIANTS = frozenset({"zh-hans", "zh-hant", "zh-cn", "zh-tw", "zh-hk", "zh-sg", "zh-mo", "zh-my"})
 _CONVERSION_FLAGS = frozenset({"A", "T", "R", "D", "H", "N", "E", "S", "-"}) | _VARIANTS
 _HIDDEN_FLAGS = frozenset({"T", "D", "H", "N", "-"})
+
+# Inline templates that show their first positional argument: no-break spans, size and abbreviation
+# wrappers, and zhwiki's interlanguage-link templates (the Chinese title comes first).
+_FIRST_ARG_SHOWN = frozenset(
+    {
+        "nowrap",
+        "nobr",
+        "small",
+        "big",
+        "小",
+        "大",
+        "abbr",
+        "ill",
+        "interlanguage link",
+        "interlanguage link multi",
+    }
+)
 
 _RANGE_WORDS = frozenset(
     {"-", "–", "—", "至", "到", "~", "～", "×", "±", "+/-"} | {"to", "and", "or", "x", "by"}
@@ -103,14 +135,20 @@ def is_disambiguation(wikitext: str) -> bool:
 
 
 def _clean_line(line: str) -> str:
+    """A line without heading `=`s, list markers or runs of spaces; empty for rows of a broken table or
+    template and for rules. Cheap string tests guard each regex: most lines need none of them."""
     line = line.strip()
-    if line.startswith("=") and line.endswith("="):
+    if not line:
+        return ""
+    if line[0] == "=" and line[-1] == "=":
         line = line.strip("=")
-    line = _LIST_MARKER.sub("", line)
-    if line.startswith(("|", "!")) or _RULE.fullmatch(line):
-        return ""  # rows of a broken table or template, horizontal rules
-    line = _EMPTY_BRACKETS.sub("", line)  # what is left of `（{{dropped template}}）`
-    return _SPACE.sub(" ", line).strip()
+    if line[:1] in ("*", "#", ":", ";"):
+        line = _LIST_MARKER.sub("", line, count=1)
+    if line[:1] in ("|", "!") or (line[:1] == "-" and _RULE.fullmatch(line)):
+        return ""
+    if "）" in line or ")" in line:
+        line = _EMPTY_BRACKETS.sub("", line)  # what is left of `（{{dropped template}}）`
+    return " ".join(line.split())
 
 
 def _remove_comments(text: str) -> str:
@@ -162,34 +200,59 @@ def _resolve_markup(text: str) -> str:
     parameter no longer carries a `|`). A closer with no matching opener is dropped; one whose opener is
     deeper in the stack first flattens the unclosed constructs above it (their markers dropped, text kept).
     """
+    fenced = False
+    for opener, kind, pattern in _INNERMOST:
+        if opener in text:
+            text = pattern.sub(_FENCED_RENDER[kind], text)
+            fenced = True
     stack: list[list[str]] = [[]]
     kinds = ["root"]
     open_count: Counter[str] = Counter()
     pos = 0
-    for m in _TOKEN.finditer(text):
-        stack[-1].append(text[pos : m.start()])
-        pos = m.end()
+    search = _TOKEN.search
+    while m := search(text, pos):
         token = m.group()
-        opened = _OPENERS.get(token) or ("table" if token.endswith("{|") else None)
+        start = m.start()
+        if token in _TABLE_INDENT:
+            indent = _TABLE_INDENT[token]
+            line_start = start
+            while line_start and text[line_start - 1] in indent:
+                line_start -= 1
+            if line_start and text[line_start - 1] != "\n":
+                stack[-1].append(text[pos : start + 1])  # not a table; `|}-` may still close a `-{`
+                pos = start + 1
+                continue
+            stack[-1].append(text[pos:line_start])  # the indent goes with the table
+        else:
+            stack[-1].append(text[pos:start])
+        pos = m.end()
+        opened = _OPENERS.get(token)
         if opened:
             stack.append([])
             kinds.append(opened)
             open_count[opened] += 1
             continue
-        closed = _CLOSERS.get(token, "table")
+        closed = _CLOSERS[token]
         if not open_count[closed]:
             continue
         depth = len(kinds) - 1
-        while kinds[depth] != closed:
-            depth -= 1
-        _flatten(stack, kinds, open_count, depth)
+        if kinds[depth] != closed:
+            while kinds[depth] != closed:
+                depth -= 1
+            _flatten(stack, kinds, open_count, depth)
         content = "".join(stack.pop())
+        if fenced:
+            content = _unfenced(content)
         kinds.pop()
         open_count[closed] -= 1
         stack[-1].append(_RENDER[closed](content))
     stack[-1].append(text[pos:])
     _flatten(stack, kinds, open_count, 0)
-    return "".join(stack[0])
+    return _unfenced("".join(stack[0]))
+
+
+def _unfenced(text: str) -> str:
+    return text.replace(_FENCE, "") if _FENCE in text else text
 
 
 def _flatten(stack: list[list[str]], kinds: list[str], open_count: Counter[str], depth: int) -> None:
@@ -207,10 +270,17 @@ def _render_template(content: str) -> str:
     args = [p.strip() for p in rest.split("|") if "=" not in p] if rest else []
     if name == "lang":
         return args[1] if len(args) > 1 else ""
-    if name.startswith("lang-") or name == "nowrap":
+    if name.startswith("lang-"):
         return args[0] if args else ""
     if name == "le" or name.startswith("link-"):
         return args[2] if len(args) > 2 and args[2] else (args[0] if args else "")
+    if name == "tsl":  # {{tsl|en|Foreign title|中文标题|显示}}
+        shown = [a for a in args[1:4] if a]
+        return shown[-1] if shown else ""
+    if name in _FIRST_ARG_SHOWN:
+        return args[0] if args else ""
+    if name in ("color", "colour", "font color"):
+        return args[1] if len(args) > 1 else ""
     if name in ("convert", "cvt"):
         return _render_convert(args)
     return ""
@@ -279,3 +349,13 @@ _RENDER: dict[str, Callable[[str], str]] = {
     "conversion": _render_conversion,
     "table": lambda _content: "",
 }
+
+
+def _fenced(render: Callable[[str], str]) -> Callable[[re.Match[str]], str]:
+    def sub(match: re.Match[str]) -> str:
+        return _FENCE + render(_unfenced(match[1])) + _FENCE
+
+    return sub
+
+
+_FENCED_RENDER = {kind: _fenced(render) for kind, render in _RENDER.items()}

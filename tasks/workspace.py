@@ -83,11 +83,12 @@ class StageDir:
         data: dict[str, Any] = json.loads((self.path / MANIFEST).read_text(encoding="utf-8"))
         return data
 
-    def prepare(self) -> Path:
-        """Create the folder for a fresh attempt, removing leftovers of a killed one."""
-        if self.path.exists():
+    def prepare(self, resume: bool = False) -> Path:
+        """Create the folder for a fresh attempt, removing leftovers of a killed one; with `resume` the
+        leftovers stay, for a stage that can tell its own finished pieces from unfinished ones."""
+        if self.path.exists() and not resume:
             shutil.rmtree(self.path)
-        self.path.mkdir(parents=True)
+        self.path.mkdir(parents=True, exist_ok=True)
         return self.path
 
     def finish(self, manifest: Mapping[str, Any]) -> None:

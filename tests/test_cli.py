@@ -1,5 +1,6 @@
 """Bad input to `zhvec run` is one line naming the problem, exit status 2, and no work done."""
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -35,7 +36,7 @@ def test_missing_dump(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Non
 def test_unknown_pipeline(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     code, err = run_cli(["run", "nope", "--config", str(REPO / "pipelines.yaml")], capsys)
     assert code == 2
-    assert err == "zhvec run: error: unknown pipeline 'nope'; known: sample, zhwiki"
+    assert err == "zhvec run: error: unknown pipeline 'nope'; known: sample, sample-nodict, zhwiki"
 
 
 def test_invalid_key(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -56,5 +57,31 @@ def test_console_entry_point_reports_and_exits_nonzero(tmp_path: Path) -> None:
     )
     assert proc.returncode == 2
     assert proc.stderr.strip().splitlines() == [
-        "zhvec run: error: unknown pipeline 'nope'; known: sample, zhwiki"
+        "zhvec run: error: unknown pipeline 'nope'; known: sample, sample-nodict, zhwiki"
     ]
+
+
+def test_segment_and_convert_print_json_stats(
+    tmp_path: Path, paragraphs: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    args = ["segment", str(paragraphs), "-o", str(tmp_path / "c.txt"), "--engine", "jieba", "--workers", "1"]
+    assert main([*args, "--json"]) == 0
+    stats = json.loads(capsys.readouterr().out)
+    assert stats["engine"] == "jieba" and stats["tokens"] > stats["vocab_size"] > 0
+    assert stats["seconds"] > 0 and stats["mb_per_s"] > 0
+    assert main(["convert", str(paragraphs), "-o", str(tmp_path / "s.txt"), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["lines"] == len(
+        paragraphs.read_text(encoding="utf-8").splitlines()
+    )
+
+
+def test_segment_bad_utf8_is_one_line_naming_file_and_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    bad = tmp_path / "bad.txt"
+    bad.write_bytes("好的\n".encode() + b"\xff\n")
+    code, err = run_cli(
+        ["segment", str(bad), "-o", str(tmp_path / "c.txt"), "--workers", "1", "--json"], capsys
+    )
+    assert code == 2
+    assert err == f"zhvec segment: error: {bad}:2: invalid UTF-8 at byte 1 of the line (invalid start byte)"

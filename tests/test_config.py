@@ -13,12 +13,12 @@ def write(tmp_path: Path, text: str) -> Path:
     return path
 
 
-def test_repo_pipelines_validate_and_sample_has_four_points() -> None:
+def test_repo_pipelines_validate_and_sample_has_eight_points() -> None:
     settings = load_settings(REPO / "pipelines.yaml")
     name, sample = settings.pipeline(None)
     assert name == "sample"
     points = sample.points()
-    assert len(points) >= 4
+    assert len(points) >= 8 and {(p.hs, p.negative) for p in points} == {(0, 5), (1, 0)}
     assert {p.model for p in points} == {"sg", "cbow"}
     assert sample.dump.is_absolute()
     check_inputs(name, sample)
@@ -68,7 +68,7 @@ def test_missing_dump_is_named(tmp_path: Path) -> None:
 
 def test_unknown_pipeline_lists_known(tmp_path: Path) -> None:
     settings = load_settings(REPO / "pipelines.yaml")
-    with pytest.raises(ConfigError, match=r"unknown pipeline 'nope'; known: sample, zhwiki"):
+    with pytest.raises(ConfigError, match=r"unknown pipeline 'nope'; known: sample, sample-nodict, zhwiki"):
         settings.pipeline("nope")
 
 
@@ -86,3 +86,49 @@ def test_sweep_grid_is_cartesian_plus_points_without_duplicates() -> None:
 def test_no_objective_rejected() -> None:
     with pytest.raises(ValueError, match="hs or negative must be > 0"):
         TrainParams(hs=0, negative=0)
+
+
+def test_segment_stopwords_path_is_resolved_and_checked(tmp_path: Path) -> None:
+    (tmp_path / "d.xml.bz2").write_bytes(b"")
+    body = "default: p\npipelines:\n  p:\n    dump: d.xml.bz2\n"
+    body += "    segment: {engine: jieba, stopwords: stop.txt}\n"
+    name, pl = load_settings(write(tmp_path, body)).pipeline("p")
+    assert (pl.segment.engine, pl.segment.stopwords) == ("jieba", tmp_path / "stop.txt")
+    with pytest.raises(ConfigError, match=r"pipelines\.p\.segment\.stopwords: file not found: .*stop\.txt"):
+        check_inputs(name, pl)
+
+
+@pytest.mark.parametrize(
+    ("sweep", "message"),
+    [
+        (
+            "{grid: {window: [5, 0]}}",
+            r"point 2 of 2 \(window=0\): window: Input should be greater than or equal to 1",
+        ),
+        ("{grid: {model: [sg, skipgram]}}", r"model: allowed values: 'sg' or 'cbow' \(got 'skipgram'\)"),
+        ("{base: {ns_exponent: 1.5}}", r"ns_exponent: Input should be less than or equal to 1"),
+        ("{base: {sample: -0.1}}", r"sample: Input should be greater than or equal to 0"),
+        ("{base: {min_count: 0}}", r"min_count: Input should be greater than or equal to 1"),
+        ("{base: {alpha: 0.01, min_alpha: 0.02}}", r"min_alpha \(0\.02\) must not exceed alpha \(0\.01\)"),
+        ("{points: [{windw: 3}]}", r"windw: unknown key; allowed: model, hs, vector_size, window"),
+    ],
+)
+def test_every_sweep_value_is_checked_before_work(tmp_path: Path, sweep: str, message: str) -> None:
+    path = write(tmp_path, f"default: p\npipelines:\n  p:\n    dump: x.bz2\n    sweep: {sweep}\n")
+    with pytest.raises(ConfigError, match=r"pipelines\.p\.sweep: .*" + message):
+        load_settings(path)
+
+
+def test_task_runner_and_dask_address(tmp_path: Path) -> None:
+    body = "default: p\ntask_runner: dask\ndask: {address: 'tcp://10.0.0.1:8786'}\n"
+    body += "pipelines:\n  p:\n    dump: x\n"
+    settings = load_settings(write(tmp_path, body))
+    assert (settings.task_runner, settings.dask.address) == ("dask", "tcp://10.0.0.1:8786")
+    with pytest.raises(ConfigError, match=r"task_runner: allowed values: 'local' or 'dask'"):
+        load_settings(write(tmp_path, "default: p\ntask_runner: ray\npipelines:\n  p:\n    dump: x\n"))
+
+
+def test_points_without_grid_do_not_add_the_base_point() -> None:
+    points = Sweep(base={"epochs": 1}, points=[{"model": "cbow"}]).resolve()
+    assert [(p.model, p.epochs) for p in points] == [("cbow", 1)]
+    assert Sweep(base={"epochs": 2}).resolve() == [TrainParams(epochs=2)]

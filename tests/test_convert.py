@@ -12,7 +12,10 @@ def test_t2s_converts_traditional_and_keeps_simplified() -> None:
     assert convert_text("數學", "none") == "數學"
 
 
-def test_shard_folder_equals_whole_text_conversion(tmp_path: Path, paragraphs: Path) -> None:
+def test_shard_folder_equals_whole_text_conversion(
+    tmp_path: Path, paragraphs: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("tasks.convert.BYTES_PER_WORKER", 1)  # two worker processes even for tiny shards
     lines = paragraphs.read_text(encoding="utf-8").splitlines(keepends=True)
     src = tmp_path / "in"
     src.mkdir()
@@ -32,6 +35,16 @@ def test_bad_config_and_bad_utf8_are_named(tmp_path: Path) -> None:
     src.write_bytes("好\n".encode() + b"\xff\xfe\n")
     with pytest.raises(ConvertError, match="unknown OpenCC config 'x2y'"):
         convert_shards(src, tmp_path / "o.txt", config="x2y", workers=1)
-    with pytest.raises(ConvertError, match=r"bad\.txt: invalid UTF-8"):
+    with pytest.raises(ConvertError, match=r"bad\.txt:2: invalid UTF-8 at byte 1 of the line"):
         convert_shards(src, tmp_path / "o.txt", config="t2s", workers=1)
     assert not (tmp_path / "o.txt").exists()
+
+
+def test_empty_shard_is_counted(tmp_path: Path) -> None:
+    src = tmp_path / "in"
+    src.mkdir()
+    (src / "text-00000.txt").write_text("數學\n", encoding="utf-8")
+    (src / "text-00001.txt").write_bytes(b"")
+    stats = convert_shards(src, tmp_path / "out", config="t2s", workers=1)
+    assert (stats.shards, stats.empty_shards, stats.lines) == (2, 1, 1)
+    assert (tmp_path / "out" / "text-00001.txt").read_bytes() == b""

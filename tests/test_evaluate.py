@@ -17,9 +17,12 @@ from tasks.evaluate import (
     ALL,
     AnalogySet,
     EvalFileError,
+    Method,
     Vectors,
+    _rank,
     evaluate_all,
     evaluate_analogies,
+    evaluate_analogy_sets,
     evaluate_similarity,
     load_analogies,
     load_similarity,
@@ -331,3 +334,67 @@ def test_evaluate_all_summary_shape() -> None:
     assert semantic["3cosadd"]["coverage"] == semantic["3cosadd"]["seen"] / 7636
     assert set(summary["wordsim240"]) == {"covered", "total", "coverage", "spearman", "pearson"}
     assert summary["wordsim240"]["total"] == 240
+
+
+# --- (7) the vocabulary walked in chunks ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize("chunk_size", [96, 200, 1000])
+def test_chunked_and_pruned_scoring_matches_reference(
+    semantic: tuple[list[str], np.ndarray, AnalogySet], chunk_size: int
+) -> None:
+    """Chunks of several tiles, most questions skipping most chunks, still give the reference's counts."""
+    words, raw = semantic[0], semantic[1]
+    got = evaluate_analogies(vectors_from(words, raw), semantic[2], name="sem", chunk_size=chunk_size)
+    assert counts(got) == reference_ca8(words, raw, semantic[2])
+
+
+@pytest.mark.parametrize(("k", "method"), [(1, "3cosadd"), (1, "3cosmul"), (5, "3cosadd")])
+def test_chunks_keep_ties_and_order_of_one_pass(k: int, method: Method) -> None:
+    """Integer vectors make many exact ties: across chunk borders, with pruning, the top k (ties to the
+    lower row) is the one a single pass over the whole vocabulary gives."""
+    rng = np.random.default_rng(11)
+    raw = rng.integers(-1, 2, (700, 3)).astype(np.float32)
+    cand = vectors_from([str(i) for i in range(700)], raw).matrix
+    abc = rng.integers(0, 700, (400, 3))
+    abc[:50, 2] = abc[:50, 0]  # a repeated input
+    one_pass = _rank(cand, abc, [method], k, chunk_size=700)[method]
+    assert (one_pass[:, 0] >= 0).all() and len(np.unique(one_pass[:, 0])) > 10
+    for chunk_size, batch_size in ((64, 7), (100, 400), (333, 1)):
+        chunked = _rank(cand, abc, [method], k, batch_size=batch_size, chunk_size=chunk_size)[method]
+        np.testing.assert_array_equal(chunked, one_pass)
+
+
+def test_gensim_rules_in_chunks() -> None:
+    path = EVAL / "ca8" / "ca_translated.txt"
+    aset = load_analogies(path)
+    words = vocabulary({w for qs in aset.values() for q in qs for w in q}, 0.9, 600, seed=12)
+    raw = planted(words, aset, 20, seed=13)
+    kv = KeyedVectors(raw.shape[1])
+    kv.add_vectors(words, raw)
+    want = gensim_sections(kv, path, 300_000)
+    got = evaluate_analogies(
+        vectors_from(words, raw), aset, name="x", rules="gensim", methods=("3cosadd",), chunk_size=64
+    )
+    assert {(m.category, m.method): (m.seen, m.correct) for m in got} == want
+
+
+def test_files_scored_together_equal_files_scored_alone() -> None:
+    sets = {name: load_analogies(EVAL / "ca8" / f"{name}.txt") for name in ("semantic", "ca_translated")}
+    words = vocabulary({w for s in sets.values() for qs in s.values() for q in qs for w in q}, 0.8, 3000, 14)
+    vecs = vectors_from(words, np.random.default_rng(15).standard_normal((3000, 16)).astype(np.float32))
+    together = evaluate_analogy_sets(vecs, sets)
+    alone = [m for name, aset in sets.items() for m in evaluate_analogies(vecs, aset, name=name)]
+    assert together == alone
+
+
+def test_both_methods_in_either_order_equal_each_alone() -> None:
+    rng = np.random.default_rng(16)
+    cand = vectors_from([str(i) for i in range(900)], rng.standard_normal((900, 8)).astype(np.float32)).matrix
+    abc = rng.integers(0, 900, (300, 3))
+    methods: list[Method] = ["3cosadd", "3cosmul"]
+    alone = {m: _rank(cand, abc, [m], 1, chunk_size=100)[m] for m in methods}
+    for order in (methods, methods[::-1]):
+        both = _rank(cand, abc, order, 1, chunk_size=100)
+        for m in order:
+            np.testing.assert_array_equal(both[m], alone[m])

@@ -1,12 +1,12 @@
-"""Dump extraction: both layouts and any worker count give the same text; bad input fails loudly, cleanly."""
+"""Dump extraction: both layouts and any worker count give the same text; bad input fails loudly, keeps the
+finished shards and resumes from them."""
 
 from __future__ import annotations
 
 import bz2
 import dataclasses
-import io
+import json
 import re
-import tracemalloc
 import xml.etree.ElementTree as ET
 from collections.abc import Callable
 from pathlib import Path
@@ -14,14 +14,15 @@ from pathlib import Path
 import pytest
 
 from tasks.config import ExtractOptions
-from tasks.dumpgen import DumpPage, write_dump
-from tasks.extract import ExtractError, ExtractStats, Page, extract_dump, find_index, iter_pages
-from tasks.wikitext import to_prose
+from tasks.dumpgen import FOOTER, HEADER, DumpPage, page_xml, write_dump
+from tasks.extract import ExtractError, ExtractStats, Page, extract_dump, find_index
 
-FIXTURES = Path(__file__).resolve().parent / "fixtures"
+REPO = Path(__file__).resolve().parents[1]
+FIXTURES = REPO / "tests" / "fixtures"
 TINY_MULTI = FIXTURES / "zhwiki-tiny-pages-articles-multistream.xml.bz2"
 TINY_INDEX = FIXTURES / "zhwiki-tiny-pages-articles-multistream-index.txt.bz2"
 TINY_SINGLE = FIXTURES / "zhwiki-tiny-pages-articles.xml.bz2"
+SAMPLE = REPO / "data" / "sample" / "zhwiki-sample-pages-articles-multistream.xml.bz2"
 KEEP_ALL = ExtractOptions()
 
 
@@ -30,7 +31,7 @@ def _text(out: Path, stats: ExtractStats) -> str:
 
 
 def _tiny_pages() -> list[Page]:
-    """The fixture read independently of `iter_pages`: the whole document parsed at once."""
+    """The fixture read independently of the extractor: the whole document parsed by ElementTree."""
     root = ET.fromstring(bz2.decompress(TINY_SINGLE.read_bytes()))
     ns = root.tag[: root.tag.index("}") + 1]
     return [
@@ -49,6 +50,26 @@ def _is_article(page: Page) -> bool:
     return page.ns == 0 and not page.redirect
 
 
+def _prose(pages: list[Page]) -> str:
+    from tasks.wikitext import to_prose
+
+    return "".join(line + "\n" for page in pages if _is_article(page) for line in to_prose(page.text))
+
+
+@pytest.fixture(scope="module")
+def sample_xml() -> bytes:
+    """The first ~1.5 MB of the bundled sample's pages, as a complete export document."""
+    xml = bz2.decompress(SAMPLE.read_bytes())
+    cut = xml.index(b"</page>", 1_500_000) + len(b"</page>")
+    return xml[:cut] + b"\n" + FOOTER.encode()
+
+
+def _single_stream(path: Path, xml: bytes) -> Path:
+    """`xml` as a single-stream dump with 100 kB bz2 blocks, so a test dump has many blocks."""
+    path.write_bytes(bz2.compress(xml, 1))
+    return path
+
+
 def test_layouts_and_worker_counts_give_identical_output(tmp_path: Path) -> None:
     runs = {
         (dump.name, workers): extract_dump(
@@ -59,7 +80,7 @@ def test_layouts_and_worker_counts_give_identical_output(tmp_path: Path) -> None
     }
     texts = {key: _text(tmp_path / f"{key[0]}-{key[1]}", stats) for key, stats in runs.items()}
     assert len(set(texts.values())) == 1
-    counts = [dataclasses.replace(stats, bytes_in=0, shards=[]) for stats in runs.values()]
+    counts = [dataclasses.replace(stats, bytes_in=0, shards=[], per_shard=[]) for stats in runs.values()]
     assert counts == [counts[0]] * len(counts)
     multi_1, multi_2 = runs[TINY_MULTI.name, 1], runs[TINY_MULTI.name, 2]
     assert multi_1.shards == multi_2.shards == [f"text-{i:05d}.txt" for i in range(len(multi_1.shards))]
@@ -72,11 +93,10 @@ def test_layouts_and_worker_counts_give_identical_output(tmp_path: Path) -> None
 def test_output_is_the_prose_of_the_articles_in_dump_order(tmp_path: Path) -> None:
     pages = _tiny_pages()
     stats = extract_dump(TINY_MULTI, tmp_path, options=KEEP_ALL, workers=1, progress=True)
-    articles = [page for page in pages if _is_article(page)]
-    expected = "".join(line + "\n" for page in articles for line in to_prose(page.text))
+    expected = _prose(pages)
     assert _text(tmp_path, stats) == expected
     assert (stats.articles, stats.redirects, stats.other_ns) == (
-        len(articles),
+        sum(map(_is_article, pages)),
         sum(page.ns == 0 and page.redirect for page in pages),
         sum(page.ns != 0 for page in pages),
     )
@@ -86,7 +106,24 @@ def test_output_is_the_prose_of_the_articles_in_dump_order(tmp_path: Path) -> No
     assert stats.bytes_out == len(expected.encode())
 
 
+@pytest.mark.parametrize("dump", [TINY_MULTI, TINY_SINGLE], ids=["multistream", "single"])
+def test_per_shard_stats_add_up(tmp_path: Path, dump: Path) -> None:
+    stats = extract_dump(dump, tmp_path, options=KEEP_ALL, workers=2, chunk_bytes=8000)
+    assert [s.name for s in stats.per_shard] == stats.shards and len(stats.shards) > 1
+    for field in ("articles", "redirects", "other_ns", "chars", "lines", "bytes_out"):
+        assert sum(getattr(s, field) for s in stats.per_shard) == getattr(stats, field)
+    assert sum(s.bytes_in for s in stats.per_shard) == dump.stat().st_size
+    assert sum(s.xml_bytes for s in stats.per_shard) < len(bz2.decompress(TINY_SINGLE.read_bytes()))
+    assert all(s.seconds > 0 and not s.resumed for s in stats.per_shard)
+    for shard in stats.per_shard:
+        assert (tmp_path / shard.name).stat().st_size == shard.bytes_out
+        record = json.loads((tmp_path / shard.name).with_suffix(".json").read_text(encoding="utf-8"))
+        assert record["stats"] == dataclasses.asdict(shard)
+
+
 def test_every_article_yields_text_and_no_other_page_does(tmp_path: Path) -> None:
+    from tasks.wikitext import to_prose
+
     pages = _tiny_pages()
     stats = extract_dump(TINY_SINGLE, tmp_path, options=KEEP_ALL, workers=1)
     out = set(_text(tmp_path, stats).splitlines())
@@ -96,6 +133,36 @@ def test_every_article_yields_text_and_no_other_page_does(tmp_path: Path) -> Non
     others = {page.title: set(to_prose(page.text)) - article_lines for page in pages if not _is_article(page)}
     assert sum(map(len, others.values())) > 0
     assert {title: lines & out for title, lines in others.items() if lines & out} == {}
+
+
+def test_sample_dump_every_article_yields_text_and_no_other_page_does(tmp_path: Path) -> None:
+    from tasks.wikitext import to_prose
+
+    root = ET.fromstring(bz2.decompress(SAMPLE.read_bytes()))
+    ns = root.tag[: root.tag.index("}") + 1]
+    pages = [
+        Page(
+            title=page.findtext(ns + "title", ""),
+            ns=int(page.findtext(ns + "ns", "")),
+            page_id=int(page.findtext(ns + "id", "")),
+            redirect=page.find(ns + "redirect") is not None,
+            text=page.findtext(f"{ns}revision/{ns}text", ""),
+        )
+        for page in root.iter(ns + "page")
+    ]
+    prose = {page.page_id: to_prose(page.text) for page in pages}
+    articles = [page for page in pages if _is_article(page)]
+    stats = extract_dump(SAMPLE, tmp_path, options=KEEP_ALL, workers=2)
+    assert [page.title for page in articles if not prose[page.page_id]] == []
+    assert (stats.articles, stats.short_skipped) == (len(articles), 0)
+    text = _text(tmp_path, stats)
+    assert text == "".join(line + "\n" for page in articles for line in prose[page.page_id])
+    out = set(text.splitlines())
+    article_lines = {line for page in articles for line in prose[page.page_id]}
+    others = [page for page in pages if not _is_article(page)]
+    assert sum(bool(prose[page.page_id]) for page in others) > 100  # they do have prose of their own
+    leaked = {page.title: set(prose[page.page_id]) - article_lines & out for page in others}
+    assert {title: lines for title, lines in leaked.items() if lines} == {}
 
 
 def test_disambiguation_and_short_articles_follow_the_options(tmp_path: Path) -> None:
@@ -123,37 +190,32 @@ def test_disambiguation_and_short_articles_follow_the_options(tmp_path: Path) ->
     assert (loose.articles, loose.disambiguation_skipped, loose.short_skipped) == (3, 0, 1)
 
 
-def test_iter_pages_reads_any_export_version() -> None:
-    xml = (
-        '<mediawiki xmlns="http://www.mediawiki.org/xml/export-0.10/" version="0.10">'
-        "<siteinfo><sitename>W</sitename></siteinfo>"
-        '<page><title>甲</title><ns>0</ns><id>7</id><revision><id>1</id><text xml:space="preserve">'
-        "正文 &amp; 更多</text></revision></page>"
+def test_any_export_version_entities_and_empty_texts(tmp_path: Path) -> None:
+    header = (
+        '<mediawiki xmlns="http://www.mediawiki.org/xml/export-0.10/" version="0.10">\n'
+        "<siteinfo><sitename>W</sitename></siteinfo>\n"
+    )
+    pages = [
+        "<page><title>甲 &amp; 乙</title><ns>0</ns><id>7</id><revision><id>1</id>"
+        '<text xml:space="preserve">正文 &amp; 更多 &lt;b&gt; &#20013;&#x6587; &quot;引&quot; &amp;lt;</text>'
+        "</revision></page>\n",
         '<page><title>乙</title><ns>0</ns><id>8</id><redirect title="甲" />'
-        "<revision><id>2</id><text>#REDIRECT [[甲]]</text></revision></page>"
-        "<page><title>Talk:甲</title><ns>1</ns><id>9</id><revision><id>3</id><text /></revision></page>"
-        "</mediawiki>"
-    )
-    assert list(iter_pages(io.BytesIO(xml.encode()))) == [
-        Page("甲", 0, 7, False, "正文 & 更多"),
-        Page("乙", 0, 8, True, "#REDIRECT [[甲]]"),
-        Page("Talk:甲", 1, 9, False, ""),
+        "<revision><id>2</id><text>#REDIRECT [[甲]]</text></revision></page>\n",
+        "<page><title>Talk:甲</title><ns>1</ns><id>9</id><revision><id>3</id><text>讨论</text></revision></page>\n",
+        "<page><title>丙</title><ns>0</ns><id>10</id>"
+        '<revision><id>4</id><text bytes="0" /></revision></page>\n',
+        "<page><title>丁</title><ns>0</ns><id>11</id><revision><id>5</id><text>旧版。</text></revision>"
+        "<revision><id>6</id><text>新版。</text></revision></page>\n",
     ]
-
-
-def test_iter_pages_memory_stays_flat() -> None:
-    pages = "".join(
-        f"<page><title>页{i}</title><ns>0</ns><id>{i}</id><revision><text>正文{i}。</text></revision></page>"
-        for i in range(20_000)
+    single = _single_stream(
+        tmp_path / "v10-pages-articles.xml.bz2", (header + "".join(pages) + FOOTER).encode()
     )
-    xml = f'<mediawiki xmlns="http://www.mediawiki.org/xml/export-0.11/">{pages}</mediawiki>'.encode()
-    tracemalloc.start()
-    try:
-        assert sum(1 for _ in iter_pages(io.BytesIO(xml))) == 20_000
-        _, peak = tracemalloc.get_traced_memory()
-    finally:
-        tracemalloc.stop()
-    assert peak < 1_000_000  # the whole tree of 20 000 pages would take ~18 MB
+    multi = tmp_path / "v10-pages-articles-multistream.xml.bz2"
+    _write_multistream(multi, header.encode(), [page.encode() for page in pages], per_stream=2)
+    for dump in (single, multi):
+        stats = extract_dump(dump, tmp_path / f"out-{dump.name}", options=KEEP_ALL, workers=1, chunk_bytes=1)
+        assert _text(tmp_path / f"out-{dump.name}", stats) == '正文 & 更多 中文 "引" <\n新版。\n'
+        assert (stats.articles, stats.redirects, stats.other_ns, stats.short_skipped) == (2, 1, 1, 1)
 
 
 def test_find_index(tmp_path: Path) -> None:
@@ -166,16 +228,35 @@ def test_find_index(tmp_path: Path) -> None:
     ("damage", "reason"),
     [
         (lambda _: bz2.compress(b"<?xml version='1.0'?><rss><channel /></rss>"), "not a MediaWiki export"),
+        (lambda _: bz2.compress(b"<feed><entry><page>x</page></entry></feed>"), "not a MediaWiki export"),
         (lambda _: b"", "empty file"),
         (lambda _: bz2.compress(b""), "empty, no XML"),
-        (lambda _: b"<mediawiki/>", "corrupt or truncated bz2"),
-        (lambda tiny: tiny[: len(tiny) // 2], "corrupt or truncated bz2"),
+        (lambda _: b"<mediawiki/>", r"not a bz2 file \(byte 0 is b'<med'"),
+        (lambda tiny: tiny[: len(tiny) // 2], r"corrupt or truncated bz2 data .* compressed byte \d+"),
         (
             lambda tiny: bz2.compress(bz2.decompress(tiny)[: len(tiny) // 2]),
-            r"malformed XML .*, after page \d+ '",
+            r"malformed XML \(a <page> is not closed .*\), after page \d+ '.*', near decompressed byte \d+",
+        ),
+        (
+            lambda tiny: bz2.compress(bz2.decompress(tiny).replace(b"</mediawiki>", b"")),
+            r"malformed XML \(the dump ends without </mediawiki>",
+        ),
+        (
+            lambda tiny: bz2.compress(bz2.decompress(tiny).replace(b"</page>", b"</page>junk", 1)),
+            r"malformed XML \(unexpected content b'junk.*' between pages\), after page \d+",
         ),
     ],
-    ids=["not-mediawiki", "empty", "empty-bz2", "not-bz2", "truncated-bz2", "truncated-xml"],
+    ids=[
+        "not-mediawiki",
+        "other-xml-with-pages",
+        "empty",
+        "empty-bz2",
+        "not-bz2",
+        "truncated-bz2",
+        "truncated-xml",
+        "no-footer",
+        "junk",
+    ],
 )
 def test_bad_single_stream_dump_names_the_file(
     tmp_path: Path, damage: Callable[[bytes], bytes], reason: str
@@ -190,7 +271,10 @@ def test_bad_single_stream_dump_names_the_file(
 
 @pytest.mark.parametrize(
     ("keep", "reason"),
-    [(lambda n: n - 20, "corrupt or truncated bz2"), (lambda n: n // 2, "does not match")],
+    [
+        (lambda n: n - 20, r"corrupt or truncated bz2 data .* in the stream at bytes \d+\.\.\d+"),
+        (lambda n: n // 2, "does not match"),
+    ],
     ids=["last-stream-cut", "streams-missing"],
 )
 def test_truncated_multistream_dump_names_the_file(
@@ -203,27 +287,147 @@ def test_truncated_multistream_dump_names_the_file(
     with pytest.raises(ExtractError) as caught:
         extract_dump(dump, tmp_path / "out", options=KEEP_ALL, workers=1)
     assert str(dump) in str(caught.value)
-    assert reason in str(caught.value)
+    assert re.search(reason, str(caught.value))
 
 
-def test_failed_run_leaves_only_complete_shards(tmp_path: Path) -> None:
-    clean = extract_dump(TINY_MULTI, tmp_path / "clean", options=KEEP_ALL, workers=1, chunk_bytes=1)
-    offsets = sorted(
-        {int(line.split(b":")[0]) for line in bz2.decompress(TINY_INDEX.read_bytes()).splitlines()}
+def test_index_of_another_dump_is_refused(tmp_path: Path) -> None:
+    dump = tmp_path / "x-pages-articles-multistream.xml.bz2"
+    dump.write_bytes(TINY_MULTI.read_bytes())
+    shifted = [f"{offset + 7}:1:x\n" for offset in _stream_offsets()]
+    (tmp_path / "x-pages-articles-multistream-index.txt.bz2").write_bytes(
+        bz2.compress("".join(shifted).encode())
     )
-    data = bytearray(TINY_MULTI.read_bytes())
+    with pytest.raises(ExtractError) as caught:
+        extract_dump(dump, tmp_path / "out", options=KEEP_ALL, workers=1)
+    assert str(caught.value) == (
+        f"{dump}: no bz2 stream starts at byte {_stream_offsets()[0] + 7}: "
+        f"is {tmp_path / 'x-pages-articles-multistream-index.txt.bz2'} the index of this dump?"
+    )
+
+
+def _stream_offsets() -> list[int]:
+    return sorted({int(line.split(b":")[0]) for line in bz2.decompress(TINY_INDEX.read_bytes()).splitlines()})
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_corrupt_multistream_stream_keeps_finished_shards_and_resumes(tmp_path: Path, workers: int) -> None:
+    clean = extract_dump(TINY_MULTI, tmp_path / "clean", options=KEEP_ALL, workers=1, chunk_bytes=1)
+    offsets = _stream_offsets()
+    good = TINY_MULTI.read_bytes()
+    data = bytearray(good)
     data[offsets[1] + 40 : offsets[1] + 400] = bytes(360)  # the second chunk's stream is damaged
     dump = tmp_path / "damaged-multistream.xml.bz2"
     dump.write_bytes(bytes(data))
     (tmp_path / "damaged-multistream-index.txt.bz2").write_bytes(TINY_INDEX.read_bytes())
     out = tmp_path / "out"
-    with pytest.raises(ExtractError, match="damaged-multistream.xml.bz2"):
-        extract_dump(dump, out, options=KEEP_ALL, workers=1, chunk_bytes=1)
-    assert sorted(p.name for p in out.iterdir()) == ["text-00000.txt"]
-    assert (out / "text-00000.txt").read_bytes() == (tmp_path / "clean" / clean.shards[0]).read_bytes()
+    with pytest.raises(ExtractError) as caught:
+        extract_dump(dump, out, options=KEEP_ALL, workers=workers, chunk_bytes=1)
+    assert str(caught.value).startswith(f"{dump} (bz2 streams at bytes {offsets[1]}..{offsets[2]})")
+    assert f"in the stream at bytes {offsets[1]}..{offsets[2]}" in str(caught.value)
+    finished = sorted(p.name for p in out.iterdir())
+    assert "text-00001.txt" not in finished and not any(name.startswith(".") for name in finished)
+    assert {"text-00000.txt", "text-00000.json"} <= set(finished)
+    for name in finished:
+        if name.endswith(".txt"):
+            assert (out / name).read_bytes() == (tmp_path / "clean" / name).read_bytes()
+    dump.write_bytes(good)  # fixed: the re-run resumes
+    again = extract_dump(dump, out, options=KEEP_ALL, workers=workers, chunk_bytes=1)
+    assert again.resumed_shards == len([n for n in finished if n.endswith(".txt")]) > 0
+    assert _text(out, again) == _text(tmp_path / "clean", clean)
+    assert dataclasses.replace(again, per_shard=[], resumed_shards=0) == dataclasses.replace(
+        clean, per_shard=[]
+    )
 
 
-def test_stale_shards_of_an_earlier_run_are_removed(tmp_path: Path) -> None:
-    (tmp_path / "text-00099.txt").write_text("旧的\n", encoding="utf-8")
+def test_corrupt_single_stream_block_keeps_finished_shards_and_resumes(
+    tmp_path: Path, sample_xml: bytes
+) -> None:
+    good = _single_stream(tmp_path / "sample-pages-articles.xml.bz2", sample_xml)
+    clean = extract_dump(good, tmp_path / "clean", options=KEEP_ALL, workers=2, chunk_bytes=40_000)
+    data = bytearray(good.read_bytes())
+    middle = len(data) * 3 // 4
+    data[middle : middle + 64] = bytes(64)
+    dump = tmp_path / "damaged-pages-articles.xml.bz2"
+    dump.write_bytes(bytes(data))
+    out = tmp_path / "out"
+    with pytest.raises(ExtractError) as caught:
+        extract_dump(dump, out, options=KEEP_ALL, workers=2, chunk_bytes=40_000)
+    message = str(caught.value)
+    assert re.fullmatch(
+        rf"{re.escape(str(dump))}: corrupt or truncated bz2 data \(.+\) in the bz2 blocks from "
+        r"compressed byte (\d+) on \(decompressed byte \d+\)",
+        message,
+    )
+    assert 0 < int(re.findall(r"compressed byte (\d+)", message)[0]) <= middle
+    kept = sorted(p.name for p in out.glob("text-*.txt"))
+    assert kept and not list(out.glob(".*"))
+    for name in kept:
+        assert (out / name).read_bytes() == (tmp_path / "clean" / name).read_bytes()
+    dump.write_bytes(good.read_bytes())
+    again = extract_dump(dump, out, options=KEEP_ALL, workers=2, chunk_bytes=40_000)
+    assert again.resumed_shards == len(kept)
+    assert _text(out, again) == _text(tmp_path / "clean", clean)
+
+
+def test_resume_only_reuses_shards_of_the_same_input_and_options(tmp_path: Path) -> None:
+    first = extract_dump(TINY_MULTI, tmp_path, options=KEEP_ALL, workers=1, chunk_bytes=1)
+    same = extract_dump(TINY_MULTI, tmp_path, options=KEEP_ALL, workers=2, chunk_bytes=1)
+    assert same.resumed_shards == len(first.shards)
+    assert all(s.resumed for s in same.per_shard)
+    strict = ExtractOptions(min_chars=1000)
+    other = extract_dump(TINY_MULTI, tmp_path, options=strict, workers=1, chunk_bytes=1)
+    assert other.resumed_shards == 0 and other.articles < first.articles
+    (tmp_path / first.shards[0]).write_text("改过的\n", encoding="utf-8")  # a record no longer matches
+    again = extract_dump(TINY_MULTI, tmp_path, options=strict, workers=1, chunk_bytes=1)
+    assert again.resumed_shards == len(first.shards) - 1
+    assert _text(tmp_path, again) == _text(tmp_path, other)
+
+
+def test_leftovers_of_a_killed_or_other_run_are_removed(tmp_path: Path) -> None:
+    (tmp_path / "text-00099.txt").write_text("旧的\n", encoding="utf-8")  # no record: unknown origin
+    (tmp_path / ".text-00000.txt.k2j3.tmp").write_text("半个", encoding="utf-8")  # killed mid-write
+    (tmp_path / "text-00098.json").write_text("{}", encoding="utf-8")  # record without its shard
+    other = tmp_path / "other"
+    extract_dump(TINY_MULTI, other, options=KEEP_ALL, workers=1, chunk_bytes=1)
+    for path in other.iterdir():  # complete shards of another dump
+        path.rename(tmp_path / path.name)
+    other.rmdir()
     stats = extract_dump(TINY_SINGLE, tmp_path, options=KEEP_ALL, workers=1)
-    assert sorted(p.name for p in tmp_path.iterdir()) == stats.shards
+    assert stats.resumed_shards == 0
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["text-00000.json", "text-00000.txt"]
+    assert stats.shards == ["text-00000.txt"]
+
+
+def test_single_stream_shards_are_page_aligned_chunks(tmp_path: Path, sample_xml: bytes) -> None:
+    dump = _single_stream(tmp_path / "s-pages-articles.xml.bz2", sample_xml)
+    stats = extract_dump(dump, tmp_path / "out", options=KEEP_ALL, workers=2, chunk_bytes=40_000)
+    assert len(stats.shards) == pytest.approx(len(sample_xml) / 160_000, abs=2)
+    assert all(s.xml_bytes >= 160_000 for s in stats.per_shard[:-1])
+    multi = tmp_path / "m-pages-articles-multistream.xml.bz2"
+    body = sample_xml[sample_xml.index(b"  <page>") : sample_xml.rindex(b"</page>") + len(b"</page>")]
+    pages_xml = [b"  <page>" + part for part in body.split(b"  <page>")[1:]]
+    _write_multistream(multi, sample_xml[: sample_xml.index(b"  <page>")], pages_xml)
+    by_streams = extract_dump(multi, tmp_path / "multi", options=KEEP_ALL, workers=2)
+    assert _text(tmp_path / "out", stats) == _text(tmp_path / "multi", by_streams)
+    assert by_streams.articles == stats.articles > 50
+
+
+def _write_multistream(path: Path, header: bytes, pages: list[bytes], per_stream: int = 100) -> None:
+    """The recompressxml layout: header stream, a stream per `per_stream` pages, footer stream, and index."""
+    data = bz2.compress(header)
+    lines = []
+    for i in range(0, len(pages), per_stream):
+        lines.append(f"{len(data)}:{i + 1}:page{i}\n")
+        data += bz2.compress(b"".join(pages[i : i + per_stream]))
+    data += bz2.compress(FOOTER.encode())
+    path.write_bytes(data)
+    index = path.with_name(path.name.removesuffix(".xml.bz2") + "-index.txt.bz2")
+    index.write_bytes(bz2.compress("".join(lines).encode()))
+
+
+def test_dumpgen_pages_round_trip(tmp_path: Path) -> None:
+    pages = [DumpPage(f"条目{i}", 0, i, f"第{i}篇&<b>正文</b>。") for i in range(1, 6)]
+    xml = (HEADER + "".join(page_xml(p) for p in pages) + FOOTER).encode()
+    dump = _single_stream(tmp_path / "rt-pages-articles.xml.bz2", xml)
+    stats = extract_dump(dump, tmp_path / "out", options=KEEP_ALL, workers=1)
+    assert _text(tmp_path / "out", stats) == "".join(f"第{i}篇&正文。\n" for i in range(1, 6))

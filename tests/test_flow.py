@@ -3,6 +3,7 @@ independent evaluation of the exported vectors, and a re-run must reuse every fi
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import duckdb
@@ -74,6 +75,29 @@ def test_run_records_points_metrics_timings_and_report(finished_run: tuple[Path,
     assert (root / "reports" / "index.html").is_file()
     config = query(root, "SELECT config FROM runs WHERE run_id = ?", run_id)[0][0]
     assert '"vector_size": 24' in str(config)
+
+
+def test_segment_corpus_statistics_land_in_stage_timings(finished_run: tuple[Path, str]) -> None:
+    root, run_id = finished_run
+    sql = "SELECT extra FROM stage_timings WHERE run_id = ? AND stage = 'segment'"
+    extra = json.loads(str(query(root, sql, run_id)[0][0]))
+    assert (
+        extra["engine"] == "rjieba" and extra["sentences"] > 0 and extra["tokens"] > extra["vocab_size"] > 0
+    )
+    assert set(extra["eval_oov"]) == SETS and all(0 < v <= 1 for v in extra["eval_oov"].values())
+    assert extra["bytes_per_s"] > 0 and {"agreement_lines", "agreement_rate", "seconds"} <= set(extra)
+
+
+def test_extract_per_shard_statistics_land_in_stage_timings(finished_run: tuple[Path, str]) -> None:
+    root, run_id = finished_run
+    sql = "SELECT extra, bytes_in, items FROM stage_timings WHERE run_id = ? AND stage = 'extract'"
+    raw, bytes_in, items = query(root, sql, run_id)[0]
+    extra = json.loads(str(raw))
+    assert bytes_in == DUMP.stat().st_size and items == extra["articles"] > 0
+    shards = extra["per_shard"]
+    assert [s["name"] for s in shards] == extra["shards"]
+    assert sum(s["articles"] for s in shards) == items and sum(s["bytes_in"] for s in shards) == bytes_in
+    assert all(s["chars"] > 0 and s["bytes_out"] > 0 and s["seconds"] > 0 for s in shards)
 
 
 def test_stored_counts_equal_independent_ca8_evaluation(finished_run: tuple[Path, str]) -> None:

@@ -1,23 +1,53 @@
+from __future__ import annotations
+
+import logging
+import zlib
+from functools import cache
 from pathlib import Path
 
 import jieba
 import pytest
 
-from tasks.config import SegmentOptions
-from tasks.segment import SegmentError, keep_token, segment_corpus, segment_line, tokenizer
+from tasks.config import ExtractOptions, SegmentOptions
+from tasks.convert import convert_shards
+from tasks.dicts import EVAL_DICT
+from tasks.extract import extract_dump
+from tasks.segment import (
+    SENTENCE_END,
+    Engine,
+    SegmentError,
+    han_tokens,
+    keep_token,
+    load_engine,
+    plan_pieces,
+    segment_corpus,
+    segment_line,
+)
+
+REPO = Path(__file__).resolve().parents[1]
+SAMPLE_DUMP = REPO / "data" / "sample" / "zhwiki-sample-pages-articles-multistream.xml.bz2"
 
 
-def serial_reference(path: Path, options: SegmentOptions) -> list[list[str]]:
-    """Serial jieba.cut per line, then the same sentence split and filter: what any worker count must give."""
-    tk = tokenizer(options.user_dicts)
+@cache
+def reference_tokenizer(user_dicts: tuple[Path, ...] = ()) -> jieba.Tokenizer:
+    """Plain jieba with its own user-dictionary loader: independent of the stage's parser."""
+    jieba.setLogLevel(logging.WARNING)
+    tk = jieba.Tokenizer()
+    tk.initialize()
+    for path in user_dicts:
+        tk.load_userdict(str(path))
+    return tk
+
+
+def serial_reference(cuts: list[list[str]], options: SegmentOptions) -> list[list[str]]:
+    """The whole-line `jieba.cut` tokens of each line, split after sentence-end tokens and filtered."""
     out: list[list[str]] = []
-    for line in path.read_text(encoding="utf-8").splitlines():
-        cut = [t.strip() for t in tk.cut(line, HMM=options.hmm)]
+    for tokens in cuts:
         sentence: list[str] = []
-        for token in cut:
-            if token and keep_token(token, options.drop):
+        for token in tokens:
+            if keep_token(token, options.drop):
                 sentence.append(token)
-            if token in set("。！？!?；;…") and sentence:
+            if token in SENTENCE_END and sentence:
                 out.append(sentence)
                 sentence = []
         if sentence:
@@ -25,26 +55,134 @@ def serial_reference(path: Path, options: SegmentOptions) -> list[list[str]]:
     return out
 
 
-@pytest.mark.parametrize("workers", [1, 2])
-def test_tokens_equal_serial_jieba(tmp_path: Path, paragraphs: Path, workers: int) -> None:
+def corpus_lines(path: Path) -> list[list[str]]:
+    return [line.split(" ") for line in path.read_text(encoding="utf-8").splitlines()]
+
+
+def text_lines(folder: Path) -> list[str]:
+    return [line for p in sorted(folder.glob("*.txt")) for line in p.read_text(encoding="utf-8").split("\n")]
+
+
+@pytest.fixture(scope="module")
+def sample_text(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The bundled sample dump, extracted and converted to simplified: the whole sample corpus's input."""
+    root = tmp_path_factory.mktemp("sample")
+    extract_dump(SAMPLE_DUMP, root / "text", options=ExtractOptions(), workers=2)
+    convert_shards(root / "text", root / "simplified", config="t2s", workers=2)
+    return root / "simplified"
+
+
+@pytest.fixture(scope="module")
+def sample_jieba_cuts(sample_text: Path) -> list[list[str]]:
+    """Serial `jieba.cut` of every line of the sample, with the eval-vocabulary dictionary."""
+    tk = reference_tokenizer((EVAL_DICT,))
+    return [list(tk.cut(line)) for line in text_lines(sample_text)]
+
+
+def test_jieba_engine_equals_serial_jieba_on_whole_sample(
+    tmp_path: Path, sample_text: Path, sample_jieba_cuts: list[list[str]]
+) -> None:
+    options = SegmentOptions(engine="jieba", user_dicts=(EVAL_DICT,))
+    stats = segment_corpus(sample_text, tmp_path / "corpus.txt", options=options, workers=2)
+    got = corpus_lines(tmp_path / "corpus.txt")
+    assert got == serial_reference(sample_jieba_cuts, options)
+    assert (stats.sentences, stats.tokens) == (len(got), sum(map(len, got)))
+    assert stats.vocab_size == len({t for s in got for t in s})
+
+
+def test_rjieba_han_tokens_agree_with_jieba_on_whole_sample(
+    sample_text: Path, sample_jieba_cuts: list[list[str]]
+) -> None:
+    """Both engines with the eval-vocabulary dictionary; every non-blank line of the sample counts."""
+    cut = load_engine("rjieba", (EVAL_DICT,))
+    pairs = [
+        (line, ref)
+        for line, ref in zip(text_lines(sample_text), sample_jieba_cuts, strict=True)
+        if line.strip()
+    ]
+    agree = sum(han_tokens(cut(line, True)) == han_tokens(ref) for line, ref in pairs)
+    assert agree / len(pairs) >= 0.999, f"{agree}/{len(pairs)} lines agree"
+
+
+def test_eval_dictionary_lowers_ca8_oov_on_whole_sample(tmp_path: Path, sample_text: Path) -> None:
+    from tasks.config import EvalSets
+    from tasks.dicts import eval_set_words
+
+    defaults = EvalSets()
+    words = eval_set_words(
+        EvalSets(
+            analogy={k: REPO / v for k, v in defaults.analogy.items()},
+            similarity={k: REPO / v for k, v in defaults.similarity.items()},
+        )
+    )
+    plain, with_dict = (
+        segment_corpus(
+            sample_text,
+            tmp_path / f"{len(dicts)}.txt",
+            options=SegmentOptions(user_dicts=dicts, check_every=200 if dicts else 0),
+            workers=1,
+            eval_words=words,
+        )
+        for dicts in ((), (EVAL_DICT,))
+    )
+    for name in ("ca8_morphological", "ca8_semantic"):
+        assert with_dict.eval_oov[name] < plain.eval_oov[name]
+    sampled = [
+        line for line in text_lines(sample_text) if line.strip() and zlib.crc32(line.encode()) % 200 == 0
+    ]
+    assert (plain.agreement_lines, with_dict.agreement_lines) == (0, len(sampled))
+    assert with_dict.agreement_rate is not None and with_dict.agreement_rate >= 0.98
+
+
+def test_tokens_equal_serial_jieba_in_process(tmp_path: Path, paragraphs: Path) -> None:
+    """One in-process worker here; the whole-sample test above runs two worker processes."""
     lines = paragraphs.read_text(encoding="utf-8").splitlines(keepends=True)
     shards = tmp_path / "shards"
     shards.mkdir()
     for i in range(4):
         (shards / f"text-{i:05d}.txt").write_text("".join(lines[i * 30 : (i + 1) * 30]), encoding="utf-8")
-    options = SegmentOptions()
-    stats = segment_corpus(shards, tmp_path / "corpus.txt", options=options, workers=workers)
-    got = [line.split(" ") for line in (tmp_path / "corpus.txt").read_text(encoding="utf-8").splitlines()]
-    assert got == serial_reference(paragraphs, options)
+    options = SegmentOptions(engine="jieba")
+    stats = segment_corpus(shards, tmp_path / "corpus.txt", options=options, workers=1)
+    got = corpus_lines(tmp_path / "corpus.txt")
+    tk = reference_tokenizer()
+    cuts = [list(tk.cut(line)) for line in paragraphs.read_text(encoding="utf-8").split("\n")]
+    assert got == serial_reference(cuts, options)
     assert stats.sentences == len(got)
     assert stats.tokens == sum(len(s) for s in got)
     assert stats.lines_in == len(lines)
+    assert (stats.engine, stats.agreement_lines, stats.agreement_rate) == ("jieba", 0, None)
+
+
+def test_one_big_file_is_split_into_pieces_with_the_same_output(tmp_path: Path, paragraphs: Path) -> None:
+    pieces = plan_pieces([paragraphs], piece_bytes=4096)
+    data = paragraphs.read_bytes()
+    assert [p.start for p in pieces] == [0, *(p.end for p in pieces[:-1])]
+    assert pieces[-1].end == len(data)
+    assert all(data[p.start - 1 : p.start] == b"\n" for p in pieces[1:])
+    options = SegmentOptions(engine="rjieba", check_every=1)
+    whole = segment_corpus(paragraphs, tmp_path / "one.txt", options=options, workers=1)
+    split = segment_corpus(paragraphs, tmp_path / "two.txt", options=options, workers=2)
+    assert (tmp_path / "one.txt").read_bytes() == (tmp_path / "two.txt").read_bytes()
+    assert whole.vocab_size == split.vocab_size
+    assert whole.agreement_lines == split.agreement_lines == whole.lines_in - whole.blank_lines
+
+
+def test_agreement_check_compares_han_tokens_with_jieba(tmp_path: Path, paragraphs: Path) -> None:
+    options = SegmentOptions(engine="rjieba", check_every=1)
+    stats = segment_corpus(paragraphs, tmp_path / "c.txt", options=options, workers=1)
+    tk = reference_tokenizer()
+    rj = load_engine("rjieba")
+    lines = [line for line in paragraphs.read_text(encoding="utf-8").split("\n") if line.strip()]
+    agree = sum(han_tokens(rj(line, True)) == han_tokens(list(tk.cut(line))) for line in lines)
+    assert stats.agreement_lines == len(lines)
+    assert stats.agreement_rate == agree / len(lines)
 
 
 def test_plain_jieba_tokens_are_kept_in_order() -> None:
     line = "数学是利用符号语言研究数量、结构、变化以及空间等概念的一门学科。"
     expected = [t for t in jieba.cut(line) if t not in "、。"]
-    assert segment_line(line, SegmentOptions()) == [expected]
+    assert segment_line(line, SegmentOptions(engine="jieba")) == [expected]
+    assert segment_line(line, SegmentOptions(engine="rjieba")) == [expected]
 
 
 def test_sentence_split_and_filters() -> None:
@@ -62,15 +200,74 @@ def test_long_lines_are_capped() -> None:
     assert [len(s) for s in segment_line("我 我 我 我 我 我 我", opts)] == [3, 3, 1]
 
 
-def test_user_dictionary_keeps_words_whole(tmp_path: Path) -> None:
+@pytest.mark.parametrize("engine", ["jieba", "rjieba"])
+def test_user_dictionary_keeps_words_whole(tmp_path: Path, engine: Engine) -> None:
     d = tmp_path / "user.dict"
     d.write_text("猜一猜 10 v\n", encoding="utf-8")
     line = "我们猜一猜吧"
-    assert "猜一猜" not in segment_line(line, SegmentOptions())[0]
-    assert "猜一猜" in segment_line(line, SegmentOptions(user_dicts=(d,)))[0]
+    assert "猜一猜" not in segment_line(line, SegmentOptions(engine=engine))[0]
+    assert "猜一猜" in segment_line(line, SegmentOptions(engine=engine, user_dicts=(d,)))[0]
 
 
-def test_missing_user_dictionary_is_named(tmp_path: Path, paragraphs: Path) -> None:
+def test_stopwords_are_dropped_and_counted(tmp_path: Path) -> None:
+    stop = tmp_path / "stop.txt"
+    stop.write_text("的\n了\n\n", encoding="utf-8")
+    src = tmp_path / "in.txt"
+    src.write_text("我的书丢了。\n", encoding="utf-8")
+    stats = segment_corpus(src, tmp_path / "c.txt", options=SegmentOptions(stopwords=stop), workers=1)
+    assert corpus_lines(tmp_path / "c.txt") == [["我", "书", "丢"]]
+    assert (stats.tokens, stats.dropped_tokens) == (3, 3)
+
+
+def test_vocabulary_and_eval_oov(tmp_path: Path) -> None:
+    src = tmp_path / "in.txt"
+    src.write_text("北京是中国的首都。\n\n东京是日本的首都。\n", encoding="utf-8")
+    stats = segment_corpus(
+        src,
+        tmp_path / "c.txt",
+        options=SegmentOptions(),
+        workers=1,
+        eval_words={"capitals": frozenset({"北京", "东京", "巴黎", "伦敦"}), "empty": frozenset()},
+    )
+    assert corpus_lines(tmp_path / "c.txt") == [
+        ["北京", "是", "中国", "的", "首都"],
+        ["东京", "是", "日本", "的", "首都"],
+    ]
+    assert (stats.lines_in, stats.blank_lines, stats.sentences, stats.vocab_size) == (3, 1, 2, 7)
+    assert stats.eval_oov == {"capitals": 0.5}
+    assert stats.bytes_in == src.stat().st_size and stats.bytes_per_s > 0
+
+
+def test_invalid_utf8_names_file_and_line(tmp_path: Path) -> None:
+    shards = tmp_path / "shards"
+    shards.mkdir()
+    (shards / "text-00000.txt").write_text("你好。\n", encoding="utf-8")
+    (shards / "text-00001.txt").write_bytes("第一行\n第二行\n".encode() + b"\xe4\xbd\n")
+    with pytest.raises(SegmentError, match=r"text-00001\.txt:3: invalid UTF-8 at byte 1 of the line"):
+        segment_corpus(shards, tmp_path / "c.txt", options=SegmentOptions(check_every=0), workers=2)
+    assert not (tmp_path / "c.txt").exists() and not list(tmp_path.glob(".c.txt*"))
+
+
+def test_empty_shard_is_counted(tmp_path: Path) -> None:
+    shards = tmp_path / "shards"
+    shards.mkdir()
+    (shards / "text-00000.txt").write_text("你好。\n", encoding="utf-8")
+    (shards / "text-00001.txt").write_bytes(b"")
+    stats = segment_corpus(shards, tmp_path / "c.txt", options=SegmentOptions(), workers=1)
+    assert (stats.shards, stats.empty_shards, stats.pieces, stats.tokens) == (2, 1, 1, 1)
+
+
+def test_missing_or_bad_dictionaries_fail_before_any_work(tmp_path: Path, paragraphs: Path) -> None:
+    out = tmp_path / "c.txt"
     options = SegmentOptions(user_dicts=(tmp_path / "missing.dict",))
     with pytest.raises(SegmentError, match=r"user dictionary not found: .*missing\.dict"):
-        segment_corpus(paragraphs, tmp_path / "c.txt", options=options, workers=1)
+        segment_corpus(paragraphs, out, options=options, workers=2)
+    with pytest.raises(SegmentError, match=r"stopwords file not found: .*stop\.txt"):
+        segment_corpus(paragraphs, out, options=SegmentOptions(stopwords=tmp_path / "stop.txt"), workers=2)
+    bad = tmp_path / "bad.dict"
+    bad.write_bytes("好词 5\n".encode() + b"\xff 3\n")
+    with pytest.raises(SegmentError, match=r"bad\.dict:2: user dictionary line is not UTF-8"):
+        segment_corpus(paragraphs, out, options=SegmentOptions(user_dicts=(bad,)), workers=2)
+    with pytest.raises(SegmentError, match="no .txt shards"):
+        segment_corpus(tmp_path, out, options=SegmentOptions(), workers=2)
+    assert not out.exists() and not list(tmp_path.glob(".c.txt*"))

@@ -194,3 +194,27 @@ def test_read_only_open(db: Path) -> None:
         assert [p["point_id"] for p in store.leaderboard(run_id)] == ["p1"]
         with pytest.raises(duckdb.InvalidInputException, match="read-only"):
             store.finish_run(run_id, "completed")
+
+
+def test_epoch_history_round_trip_and_replace(db: Path) -> None:
+    rows = [
+        {"epoch": 2, "metric": "loss", "value": 5.0},
+        {"epoch": 1, "metric": "probe:北京|上海", "value": 0.5},
+        {"epoch": 1, "metric": "loss", "value": 9.0},
+    ]
+    with Store(db) as store:
+        run_id = store.start_run("sample", CONFIG, "d.bz2", "ab12", "v1")
+        store.add_point(run_id, PointResult("p2", "b", {}, "completed"))
+        store.add_point(run_id, PointResult("p1", "a", {}, "completed"))
+        store.add_epochs(run_id, "p1", rows)
+        store.add_epochs(run_id, "p2", rows[:1])
+        store.add_epochs(run_id, "p2", [{"epoch": 1, "metric": "loss", "value": 7.0}])  # a re-run replaces
+        history = store.epoch_history(run_id)
+        with pytest.raises(KeyError, match="unknown run_id"):
+            store.add_epochs("nope", "p1", rows)
+    assert [(h["point_id"], h["epoch"], h["metric"], h["value"]) for h in history] == [
+        ("p2", 1, "loss", 7.0),
+        ("p1", 1, "loss", 9.0),
+        ("p1", 1, "probe:北京|上海", 0.5),
+        ("p1", 2, "loss", 5.0),
+    ]

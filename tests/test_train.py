@@ -6,7 +6,7 @@ from gensim.models import KeyedVectors
 
 from tasks.config import SegmentOptions, TrainParams
 from tasks.segment import segment_corpus
-from tasks.train import TrainError, gensim_kwargs, train_word2vec
+from tasks.train import VECTOR_FILES, TrainError, TrainTracking, gensim_kwargs, train_word2vec
 
 
 @pytest.fixture(scope="module")
@@ -48,3 +48,24 @@ def test_empty_corpus_and_unreachable_min_count(tmp_path: Path, corpus: Path) ->
         train_word2vec(empty, TrainParams(), tmp_path / "out")
     with pytest.raises(TrainError, match="min_count=100000"):
         train_word2vec(corpus, TrainParams(min_count=100000, workers=1), tmp_path / "out")
+
+
+def test_per_epoch_tracking_rows(tmp_path: Path, corpus: Path) -> None:
+    eval_dir = Path(__file__).resolve().parents[1] / "data" / "eval"
+    tracking = TrainTracking.default(eval_dir)
+    tracking = TrainTracking(
+        tracking.analogy, tracking.similarity, probes=(("中国", "美国"), ("中国", "不在词表"))
+    )
+    params = TrainParams(model="sg", vector_size=16, window=3, min_count=3, epochs=3, workers=1)
+    stats = train_word2vec(corpus, params, tmp_path, tracking=tracking)
+    metrics = {"loss", "seconds", "ca_translated_3cosadd", "wordsim240_spearman", "probe:中国|美国"}
+    assert {(r["epoch"], r["metric"]) for r in stats.epochs} == {(e, m) for e in (1, 2, 3) for m in metrics}
+    value = {(r["epoch"], r["metric"]): r["value"] for r in stats.epochs}
+    assert all(value[(e, "loss")] > 0 for e in (1, 2, 3))  # per-epoch deltas, not gensim's running total
+    assert all(-1.0 <= value[(e, "probe:中国|美国")] <= 1.0 for e in (1, 2, 3))
+    assert stats.tracking_seconds > 0 and stats.words_per_s > 0
+    assert stats.model_bytes == sum((tmp_path / n).stat().st_size for n in VECTOR_FILES)
+    untracked = train_word2vec(corpus, params, tmp_path / "plain")
+    assert untracked.epochs == [] and untracked.tracking_seconds == 0.0
+    # tracking reads the vectors only: with one thread and a seed the model is the same either way
+    assert (tmp_path / "vectors.bin").read_bytes() == (tmp_path / "plain" / "vectors.bin").read_bytes()

@@ -1,9 +1,8 @@
-"""Wikitext cleaning: exact outputs per construct, real zhwiki pages, robustness and speed."""
+"""Wikitext cleaning: exact outputs per construct, real zhwiki pages, robustness at scale."""
 
 from __future__ import annotations
 
 import re
-import time
 from pathlib import Path
 
 import pytest
@@ -123,6 +122,12 @@ def test_real_page_sections_become_heading_lines_and_paragraphs() -> None:
         ),
         ("{{convert|2|to|3|km}}", ["2 to 3km"]),
         ("{{各地中文名|tw=面天樹蛙|cn=陆卵跳树蛙}}正文", ["正文"]),
+        (
+            "即{{tsl|en|Public key|公开密钥}}与{{tsl|en|X|私钥|私密金钥}}，{{tsl|ja|仮名|}}",
+            ["即公开密钥与私密金钥，仮名"],
+        ),
+        ("{{ill|艾克曼公式|en|Ackermann's formula|lt=艾氏公式}}可", ["艾克曼公式可"]),
+        ("{{small|小字}}{{nobr|不断}}{{color|red|红字}}{{abbr|UN|联合国}}", ["小字不断红字UN"]),
     ],
 )
 def test_templates(wikitext: str, prose: list[str]) -> None:
@@ -205,6 +210,7 @@ def test_language_conversion(wikitext: str, prose: list[str]) -> None:
         ("'''面天樹蛙'''是''一種''樹蛙，'''''粗斜'''''", ["面天樹蛙是一種樹蛙，粗斜"]),
         ("<small>小</small><span style='color:red'>红</span>H<sub>2</sub>O<sup>[1]</sup>", ["小红H2O[1]"]),
         ('一<br>二<br />三<BR/>四<br clear="all">五', ["一", "二", "三", "四", "五"]),
+        ("<h2>标题</h2>正文<time>2020年</time>。", ["标题", "正文2020年。"]),
         ("__NOTOC__正文__TOC__", ["正文"]),
         ("A&nbsp;B &amp; C &lt;D&gt; &#x4E2D;", ["A B & C <D> 中"]),
         ("== 背景 ==\n正文一\n=== 子节 ===\n正文二", ["背景", "正文一", "子节", "正文二"]),
@@ -235,27 +241,33 @@ def test_broken_markup_degrades_locally(wikitext: str, prose: list[str]) -> None
     assert to_prose(wikitext) == prose
 
 
-def test_real_megabyte_page_cleans_fast() -> None:
+def test_many_real_pages_in_one_text() -> None:
     page = "\n\n".join(_page(title) for title in sorted(LEADS))
-    text = page * (1_000_000 // len(page) + 1)
-    start = time.perf_counter()
-    lines = to_prose(text)
-    assert time.perf_counter() - start < 1.0
-    assert lines.count(LEADS["面天樹蛙"][0]) == 1_000_000 // len(page) + 1
+    lines = to_prose(page * 50)
+    assert lines == to_prose(page) * 50
+    assert lines.count(LEADS["面天樹蛙"][0]) == 50
+
+
+# Broken markup at scale: each output is exact, and a scan that rescanned its input per token would not finish
+# (cleaning speed itself is measured by `python -m benchmarks.extract`, not asserted here).
+N = 50_000
 
 
 @pytest.mark.parametrize(
-    "text",
+    ("text", "prose"),
     [
-        "{{a " * 250_000,
-        "[[a " * 250_000,
-        "}} ]] }- |}\n" * 100_000,
-        "{{a [[b -{c " * 100_000,
-        "{{a [[b }} ]] " * 80_000,
-        "<ref name=x>" * 100_000,
-        "<!-- " * 200_000,
-        "[http://a" * 100_000,
-        "-{zh-hans:" + ";a=>" * 250_000 + "}-",
+        ("{{a " * N, [("a " * N).strip()]),
+        ("[[a " * N, [("a " * N).strip()]),
+        ("}} ]] }- |}\n" * N, []),
+        ("{{a [[b -{c " * N, [("a b c " * N).strip()]),
+        ("{{a [[b }} ]] " * N, []),
+        ("<ref name=x>" * N, []),
+        ("<!-- " * N, []),
+        ("[http://a" * N, ["[" * N]),
+        ("-{zh-hans:" + ";a=>" * N + "}-", [(";a=>" * N)[1:]]),
+        ("{|" * N, ["{|" * (N - 1)]),
+        ("|}" * N, []),
+        (":" * N + "{|\n|甲\n|}\n乙", ["乙"]),
     ],
     ids=[
         "open-templates",
@@ -267,12 +279,13 @@ def test_real_megabyte_page_cleans_fast() -> None:
         "comments",
         "ext",
         "rules",
+        "table-openers",
+        "table-closers",
+        "long-indent",
     ],
 )
-def test_pathological_megabyte_is_linear(text: str) -> None:
-    start = time.perf_counter()
-    to_prose(text)
-    assert time.perf_counter() - start < 3.0
+def test_pathological_markup_at_scale(text: str, prose: list[str]) -> None:
+    assert to_prose(text) == prose
 
 
 def test_redirect_and_disambiguation() -> None:

@@ -45,3 +45,17 @@ def test_finished_stage_is_skipped_and_interrupted_one_redone(tmp_path: Path) ->
     redone = run_stage(tmp_path, "demo", ["in"], {"p": 1}, "v1", body)
     assert len(calls) == 2 and not redone.timing.cached
     assert not (Path(first.path) / "stray.tmp").exists()
+
+
+def test_resume_keeps_what_an_unfinished_attempt_left(tmp_path: Path) -> None:
+    seen: list[list[str]] = []
+
+    def body(out: Path) -> tuple[dict[str, int], dict[str, object]]:
+        seen.append(sorted(p.name for p in out.iterdir()))
+        (out / "piece-1.txt").write_text("done", encoding="utf-8")
+        return {}, {"bytes_in": 0, "bytes_out": 4, "items": 1, "item_unit": "pieces"}
+
+    first = run_stage(tmp_path, "demo", ["in"], {}, "v1", body, resume=True)
+    (Path(first.path) / "manifest.json").unlink()  # killed after piece 1, before the manifest
+    run_stage(tmp_path, "demo", ["in"], {}, "v1", body, resume=True)
+    assert seen == [[], ["piece-1.txt"]]
