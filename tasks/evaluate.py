@@ -9,6 +9,7 @@ not rule out (`_Chunked`). Memory stays bounded by the chunk size; README "Evalu
 
 from __future__ import annotations
 
+import itertools
 import math
 import os
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -159,12 +160,13 @@ def default_chunk_size(block_rows: int) -> int:
     and (a, b) pairs per method).
 
     Sized so the chunk's blocks take ≈ CACHE_BLOCK_BYTES, about the last-level cache, which they are
-    read from while every question is scored, never above available RAM / 16 so memory stays bounded
-    whatever the files hold, and a multiple of TILE.
+    read from while every question is scored; at least MIN_CHUNK words so the product stays efficient
+    for large files, but never over available RAM / 16, so memory stays bounded; a multiple of TILE.
     """
-    budget = min(CACHE_BLOCK_BYTES, psutil.virtual_memory().available // 16)
-    chunk = budget // (4 * max(1, block_rows)) // TILE * TILE
-    return max(MIN_CHUNK, min(MAX_CHUNK, chunk))
+    per_word = 4 * max(1, block_rows)
+    memory = psutil.virtual_memory().available // 16
+    chunk = min(max(CACHE_BLOCK_BYTES // per_word, MIN_CHUNK), memory // per_word, MAX_CHUNK)
+    return max(TILE, chunk // TILE * TILE)
 
 
 def default_batch_size(chunk: int) -> int:
@@ -226,33 +228,51 @@ class _Ranking:
 
 
 def _tile_max(block: FloatMatrix, out: FloatMatrix, scratch: FloatMatrix) -> None:
-    """out[j, i] = max of row i over tile j, where tile j holds the columns ≡ j mod nt (nt = out rows).
+    """out[j, i] = max of row i over tile j, where tile j holds the columns ≡ j mod nt, and out[nt, i] the
+    maximum of the whole row (nt = out rows − 1).
 
     Such strided tiles fold by halving: max(left half, right half) keeps every column in its tile
     while the width is a multiple of nt, and each fold is an elementwise maximum over long contiguous
     runs, which numpy vectorises (a reduction over short contiguous tiles is several times slower).
-    `scratch` holds rows × width/2 values; `out` is (nt, rows) so bounds are gathered by column later.
+    `scratch` holds rows × width/2 values; `out` is (nt + 1, rows) so bounds are gathered by column.
     """
     rows, width = block.shape
-    nt = out.shape[0]
+    nt = out.shape[0] - 1
+    tiles = out[:nt]
     if width <= nt:  # a last chunk narrower than nt: one column per tile, the rest empty
-        out.fill(-np.inf)
-        out[:width] = block.T
-        return
-    folded = nt << int(math.log2(width // nt))  # the widest nt·2^s within the chunk
-    half = max(nt, folded // 2)
-    cur = _view(scratch, rows, half)
-    if folded > nt:
-        np.maximum(block[:, :half], block[:, half:folded], out=cur)
+        tiles.fill(-np.inf)
+        tiles[:width] = block.T
     else:
-        np.copyto(cur, block[:, :nt])
-    for start in range(folded, width, half):  # columns past the widest power-of-two fold: ≡ mod half
-        piece = block[:, start : start + half]
-        np.maximum(cur[:, : piece.shape[1]], piece, out=cur[:, : piece.shape[1]])
-    while half > nt:
-        half //= 2
-        np.maximum(cur[:, :half], cur[:, half : 2 * half], out=cur[:, :half])
-    out[:] = cur[:, :nt].T
+        folded = nt << int(math.log2(width // nt))  # the widest nt·2^s within the chunk
+        half = max(nt, folded // 2)
+        cur = _view(scratch, rows, half)
+        if folded > nt:
+            np.maximum(block[:, :half], block[:, half:folded], out=cur)
+        else:
+            np.copyto(cur, block[:, :nt])
+        for start in range(folded, width, half):  # columns past the widest fold: ≡ mod half
+            piece = block[:, start : start + half]
+            np.maximum(cur[:, : piece.shape[1]], piece, out=cur[:, : piece.shape[1]])
+        while half > nt:
+            half //= 2
+            np.maximum(cur[:, :half], cur[:, half : 2 * half], out=cur[:, :half])
+        tiles[:] = cur[:, :nt].T
+    np.max(tiles, axis=0, out=out[nt])
+
+
+def _bound(method: Method, left: FloatMatrix, right: FloatMatrix) -> FloatMatrix:
+    """Upper bound of `left ∘ right` scores from upper bounds of both parts; overwrites `left`.
+
+    For 3CosMul the parts are clamped at 0 (a product bound needs non-negative factors), but cosines
+    can round a hair below −1, making both factors tiny negatives with a positive product; the slack,
+    far above (d·2⁻²⁴)², keeps the bound above such a product.
+    """
+    if method == "3cosadd":
+        left += right
+        return left
+    left *= right
+    left += MUL_BOUND_SLACK
+    return left
 
 
 class _Chunked:
@@ -300,7 +320,7 @@ class _Chunked:
         self.cos = np.empty(self.chunk * len(distinct), dtype=np.float32)
         self.right = np.empty(self.chunk * len(c_words) * mul, dtype=np.float32)
         self.left = {m: np.empty(self.chunk * len(pairs), dtype=np.float32) for m in methods}
-        tiles = max(1, self.chunk // TILE)
+        tiles = max(1, self.chunk // TILE) + 1  # the last row: the whole chunk's maximum
         self.left_max = {m: np.empty((tiles, len(pairs)), dtype=np.float32) for m in METHODS}
         self.right_max = {m: np.empty((tiles, len(c_words)), dtype=np.float32) for m in METHODS}
         self.buffers = [np.empty(2 * self.batch * self.chunk, dtype=np.float32) for _ in range(self.workers)]
@@ -351,29 +371,34 @@ class _Chunked:
                 _tile_max(out, bound, scratch)
                 np.maximum(bound, 0, out=bound)
 
-    def _live(self, part: int, method: Method) -> IntArray:
-        """This worker's questions whose bound beats their k-th best in some tile of the chunk."""
-        questions = np.arange(self.spans[part], self.spans[part + 1])
-        bound = np.take(self.left_max[method], self.pair_of[questions], axis=1)
-        other = np.take(self.right_max[method], self.c_of[questions], axis=1)
-        if method == "3cosadd":
-            bound += other
-        else:
-            bound *= other
-            # cosines can round a hair below −1, making both factors tiny negatives with a positive
-            # product; this slack, far above (d·2⁻²⁴)², keeps the bound above such a product
-            bound += MUL_BOUND_SLACK
-        return questions[bound.max(axis=0) > self.rankings[method].value[questions, -1]]
+    def _live(self, questions: IntArray, method: Method) -> IntArray:
+        """The questions whose bound beats their k-th best in some tile of the chunk: first against
+        the whole chunk's maxima (one value per question), then tile by tile for the rest."""
+        pairs, cs = self.pair_of[questions], self.c_of[questions]
+        kth = self.rankings[method].value[questions, -1]
+        coarse = _bound(method, self.left_max[method][-1, pairs], self.right_max[method][-1, cs])
+        keep = coarse > kth
+        questions, pairs, cs, kth = questions[keep], pairs[keep], cs[keep], kth[keep]
+        tiles = self.left_max[method].shape[0] - 1
+        fine = _bound(
+            method,
+            np.take(self.left_max[method][:tiles], pairs, axis=1),
+            np.take(self.right_max[method][:tiles], cs, axis=1),
+        )
+        return questions[fine.max(axis=0) > kth]
 
     def _score(self, part: int, lo: int, cos: FloatMatrix, hit: IntArray) -> None:
         """This worker's live questions against the chunk starting at row lo, `batch` at a time; `hit`
         lists (question, column) of the a, b and c words inside the chunk, which are never answers."""
         width = cos.shape[1]
         flat = self.buffers[part]
-        for method in self.methods:
+        first, end = int(self.spans[part]), int(self.spans[part + 1])
+        step = max(1, SUB_BLOCK_BYTES // (4 * len(self.left_max["3cosadd"])))  # bounds of a slice: ≤ L2
+        for method, q0 in itertools.product(self.methods, range(first, end, step)):
             left = _view(self.left[method], len(self.pairs), width)
             right = cos if method == "3cosadd" else _view(self.right, self.n_c, width)
-            live = self._live(part, method) if lo else np.arange(self.spans[part], self.spans[part + 1])
+            questions = np.arange(q0, min(q0 + step, end))
+            live = self._live(questions, method) if lo else questions
             for start in range(0, len(live), self.batch):
                 questions = live[start : start + self.batch]
                 scores = _view(flat, len(questions), width)

@@ -20,6 +20,7 @@ from tasks.evaluate import (
     Method,
     Vectors,
     _rank,
+    _tile_max,
     evaluate_all,
     evaluate_analogies,
     evaluate_analogy_sets,
@@ -398,3 +399,14 @@ def test_both_methods_in_either_order_equal_each_alone() -> None:
         both = _rank(cand, abc, order, 1, chunk_size=100)
         for m in order:
             np.testing.assert_array_equal(both[m], alone[m])
+
+
+@pytest.mark.parametrize(("width", "tiles"), [(1024, 32), (1000, 31), (200, 6), (95, 32), (20, 32)])
+def test_tile_max_of_strided_tiles(width: int, tiles: int) -> None:
+    block = np.random.default_rng(17).standard_normal((3, width)).astype(np.float32)
+    out = np.empty((tiles + 1, 3), dtype=np.float32)
+    _tile_max(block, out, np.empty(3 * width, dtype=np.float32))
+    for j in range(tiles):  # tile j holds the columns ≡ j (mod tiles); an empty tile is -inf
+        column = block[:, j::tiles].max(axis=1) if j < width else np.full(3, -np.inf)
+        np.testing.assert_array_equal(out[j], column)
+    np.testing.assert_array_equal(out[tiles], block.max(axis=1))
