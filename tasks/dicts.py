@@ -59,7 +59,7 @@ def build_eval_dict(sets: Mapping[str, frozenset[str]], path: Path = EVAL_DICT) 
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("-o", "--output", type=Path, default=EVAL_DICT)
     args = parser.parse_args(argv)
     defaults = EvalSets()

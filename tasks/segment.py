@@ -178,7 +178,11 @@ def _is_punct(token: str) -> bool:
 
 def keep_token(token: str, drop: tuple[str, ...], stopwords: frozenset[str] = frozenset()) -> bool:
     """Whitespace never survives: the corpus format separates tokens by spaces."""
-    if not token.strip() or token in stopwords:
+    if token in stopwords:
+        return False
+    if _HAN.match(token):  # most tokens: never whitespace, punctuation, digits or Latin
+        return True
+    if not token.strip():
         return False
     if "punct" in drop and _is_punct(token):
         return False
