@@ -13,9 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import shutil
 import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -44,17 +42,12 @@ def corpus_file(mb: int, threads: int) -> Path:
 
 
 def word2vec_c(corpus: Path, model: str, threads: int, epochs: int, out: Path) -> float:
-    """Wall seconds of the original word2vec.c (`-cbow 0` is skip-gram; alpha as gensim's for both)."""
-    binary = shutil.which("word2vec", path=str(Path(sys.executable).parent))
-    if binary is None:
-        raise SystemExit("word2vec.c not found next to this Python: pip install word2vec")
-    args = [
-        binary, "-train", str(corpus), "-output", str(out), "-cbow", "1" if model == "cbow" else "0",
-        "-size", str(PARAMS["vector_size"]), "-window", str(PARAMS["window"]),
-        "-negative", str(PARAMS["negative"]), "-hs", "0", "-sample", str(PARAMS["sample"]),
-        "-min-count", str(PARAMS["min_count"]), "-alpha", str(PARAMS["alpha"]),
-        "-threads", str(threads), "-iter", str(epochs), "-binary", "1",
-    ]  # fmt: skip
+    """Wall seconds of the original word2vec.c with the same params and flags as `zhvec bench`."""
+    from tasks.baselines import word2vec_c_args, word2vec_c_binary
+    from tasks.config import TrainParams
+
+    params = TrainParams(model=model, epochs=epochs, **PARAMS)  # type: ignore[arg-type]
+    args = [str(word2vec_c_binary()), *word2vec_c_args(corpus, params, threads, out)]
     start = time.perf_counter()
     subprocess.run(args, check=True, stdout=subprocess.DEVNULL)
     return time.perf_counter() - start

@@ -12,6 +12,9 @@ from pathlib import Path
 from typing import Any
 
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+# The temporary Prefect server needs ~13 s to start on an idle 2-core machine; Prefect's 20 s default
+# fails under load, which a long run must survive.
+os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -68,6 +71,27 @@ def cmd_run(args: argparse.Namespace) -> None:
         board = store.leaderboard(run_id)
     print(f"run {run_id} completed: {len(board)} points; database {settings.database}")
     print(f"report: {settings.reports / name / run_id / 'index.html'}")
+
+
+def cmd_bench(args: argparse.Namespace) -> None:
+    from tasks.config import check_inputs, load_settings
+
+    config = _config_path(args.config)
+    name, pipeline = load_settings(config).pipeline(args.pipeline)
+    pipeline = pipeline.with_dump(args.dump)
+    check_inputs(name, pipeline)
+
+    from flows.bench import check_bench_points, run_bench
+    from tasks.bench import format_comparison
+
+    check_bench_points(name, pipeline)
+    systems = tuple(args.systems)
+    summary = run_bench(pipeline=name, config_path=str(config.resolve()), dump=args.dump, systems=systems)
+    if args.json:
+        print(json.dumps(summary, ensure_ascii=False))
+        return
+    print(f"bench on {args.dump}: zhvec run {summary['run_id']}, baselines run {summary['baselines_run_id']}")
+    print(format_comparison(summary))
 
 
 def cmd_results(args: argparse.Namespace) -> None:
@@ -389,6 +413,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--config", help="pipelines.yaml naming the results database")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_analogy)
+
+    p = sub.add_parser("bench", help="zhvec vs the tutorial pipeline and word2vec.c on one dump")
+    p.add_argument("dump", help="a .xml.bz2 dump (python -m tasks.dumpgen bench builds one)")
+    p.add_argument("--pipeline", default="bench", help="the zhvec side's pipeline (default: bench)")
+    p.add_argument(
+        "--systems",
+        nargs="*",
+        default=["tutorial", "word2vec_c"],
+        choices=["tutorial", "word2vec_c"],
+        help="baselines to run (none: zhvec only, e.g. a second dump size for the projection)",
+    )
+    p.add_argument("--config")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_bench)
 
     p = sub.add_parser("results", help="every point of the latest run: params, status, cost, scores")
     p.add_argument("pipeline", nargs="?", help="latest run of this pipeline (default: of any)")

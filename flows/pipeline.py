@@ -21,6 +21,7 @@ from tasks.config import (
     check_inputs,
     load_settings,
 )
+from tasks.fetch import DumpFiles
 from tasks.records import PointResult
 from tasks.report import render_report
 from tasks.store import Store
@@ -123,12 +124,24 @@ def _record_point(
     logger.info("point %s: %s", params.label(), headline)
 
 
+def preprocess(
+    root: Path, pl: Pipeline, files: DumpFiles, dump_sha: str, workers: int
+) -> tuple[stages.StageOutput, stages.StageOutput, stages.StageOutput]:
+    """Dump → prose → simplified → segmented corpus (each stage skipped when its output exists)."""
+    text = stages.extract(root, files.dump, dump_sha, files.index, pl.extract, workers)
+    simplified = stages.convert(root, text, pl.convert.config, workers)
+    return text, simplified, stages.segment(root, simplified, pl.segment, workers, pl.evaluate)
+
+
 @flow(name="zhvec", flow_run_name="{pipeline}", validate_parameters=False)
-def run_pipeline(pipeline: str, config_path: str) -> str:
-    """Run one named pipeline from `pipelines.yaml` and return the run id."""
+def run_pipeline(pipeline: str, config_path: str, dump: str | None = None) -> str:
+    """Run one named pipeline from `pipelines.yaml` (on `dump` instead of its own, if given) and return the
+    run id."""
     logger = get_run_logger()
     settings: Settings = load_settings(Path(config_path))
     name, pl = settings.pipeline(pipeline)
+    if dump is not None:
+        pl = pl.with_dump(dump)
     check_inputs(name, pl)
     workers = pl.workers or os.cpu_count() or 1
     root, db = settings.workspace, settings.database
@@ -143,9 +156,7 @@ def run_pipeline(pipeline: str, config_path: str) -> str:
         run_id = store.start_run(name, resolved, str(pl.dump), dump_sha, project_version())
     logger.info("run %s: pipeline %s, %d sweep points, %d workers", run_id, name, len(pl.points()), workers)
     try:
-        text = stages.extract(root, files.dump, dump_sha, files.index, pl.extract, workers)
-        simplified = stages.convert(root, text, pl.convert.config, workers)
-        corpus = stages.segment(root, simplified, pl.segment, workers, pl.evaluate)
+        text, simplified, corpus = preprocess(root, pl, files, dump_sha, workers)
         with Store(db) as store:
             store.add_timings(run_id, [text.timing, simplified.timing, corpus.timing])
         track = stages.tracking(pl.evaluate, pl.sweep)

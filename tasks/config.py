@@ -173,6 +173,13 @@ class Pipeline(Strict):
     def points(self) -> list[TrainParams]:
         return self.sweep.resolve()
 
+    def with_dump(self, dump: Path | str) -> Pipeline:
+        """This pipeline on another dump (a path or URL; a multistream index is looked for beside it)."""
+        source = dump if isinstance(dump, str) and dump.startswith(("http://", "https://")) else Path(dump)
+        return self.model_copy(
+            update={"dump": source.resolve() if isinstance(source, Path) else source, "index": None}
+        )
+
     @field_validator("dump", mode="before")
     @classmethod
     def _path_unless_url(cls, value: object) -> object:

@@ -12,6 +12,7 @@ from typing import Any
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
+from tasks import baselines as baselines_mod
 from tasks import convert as convert_mod
 from tasks import dicts as dicts_mod
 from tasks import evaluate as evaluate_mod
@@ -258,3 +259,41 @@ def point(
     model = train.fn(root, corpus, params, track)
     scored, metrics = evaluate.fn(root, model, sets)
     return PointOutput(model, scored, metrics)
+
+
+@task(name="tutorial", cache_policy=NO_CACHE, task_run_name="tutorial-{model}")
+def tutorial(root: Path, dump: Path, dump_sha: str, model: str, epochs: int) -> StageOutput:
+    """The tutorial pipeline, dump to vectors, for one model (it always redoes its preprocessing)."""
+
+    def body(out: Path) -> tuple[dict[str, Any], dict[str, Any]]:
+        result = baselines_mod.run_tutorial(dump, out, model, epochs)
+        io = {
+            "bytes_in": dump.stat().st_size,
+            "bytes_out": (out / baselines_mod.VECTORS).stat().st_size,
+            "items": result["report"]["corpus_words"] * epochs,
+            "item_unit": "words",
+        }
+        return result, io
+
+    code = code_version(baselines_mod.NAIVE_SCRIPT, baselines_mod)
+    return run_stage(root, "tutorial", [f"dump:{dump_sha}"], {"model": model, "epochs": epochs}, code, body)
+
+
+@task(name="word2vec_c", cache_policy=NO_CACHE, task_run_name="word2vec_c-{params.model}")
+def word2vec_c(root: Path, corpus: StageOutput, params: TrainParams, threads: int) -> StageOutput:
+    """The original word2vec.c trained on zhvec's corpus with a point's params."""
+    corpus_file = Path(corpus.path) / CORPUS
+
+    def body(out: Path) -> tuple[dict[str, Any], dict[str, Any]]:
+        result = baselines_mod.run_word2vec_c(corpus_file, params, threads, out)
+        io = {
+            "bytes_in": corpus_file.stat().st_size,
+            "bytes_out": result["bytes_out"],
+            "items": int(corpus.stats["tokens"]) * params.epochs,
+            "item_unit": "words",
+        }
+        return result, io
+
+    semantic = {**params.model_dump(mode="json"), "threads": threads}
+    code = code_version(baselines_mod)
+    return run_stage(root, "word2vec_c", [corpus.key], semantic, code, body, point_id=None)

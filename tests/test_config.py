@@ -68,7 +68,7 @@ def test_missing_dump_is_named(tmp_path: Path) -> None:
 
 def test_unknown_pipeline_lists_known(tmp_path: Path) -> None:
     settings = load_settings(REPO / "pipelines.yaml")
-    with pytest.raises(ConfigError, match=r"unknown pipeline 'nope'; known: sample, sample-nodict, zhwiki"):
+    with pytest.raises(ConfigError, match=r"unknown pipeline 'nope'; known: bench, sample, sample-nodict, zhwiki"):
         settings.pipeline("nope")
 
 

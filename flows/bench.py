@@ -1,0 +1,159 @@
+"""The benchmark flow: on one dump, zhvec (a normal run of the `bench` pipeline), the tutorial pipeline
+(benchmarks/naive_pipeline.py, once per model, as it always redoes everything) and the original word2vec.c
+on zhvec's corpus, all scored by zhvec's evaluator. The baselines are recorded as a run of their own
+(pipeline `<name>-baselines`, config `reference_of` = zhvec's run), so they show in the report and in SQL
+like any run. Only this process writes DuckDB."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from prefect import flow, get_run_logger
+from prefect.artifacts import create_markdown_artifact
+
+from flows.pipeline import preprocess, project_version, run_pipeline
+from tasks import baselines, stages
+from tasks import bench as bench_mod
+from tasks.config import ConfigError, Pipeline, load_settings
+from tasks.records import PointResult
+from tasks.store import Store
+from tasks.workspace import file_sha256
+
+SYSTEM_KEYS = ("tutorial", "word2vec_c")
+
+
+def check_bench_points(name: str, pl: Pipeline) -> None:
+    """The tutorial's training settings are hard-wired: every point must be one of them, or the
+    comparison would not be like for like."""
+    for p in pl.points():
+        expected = baselines.tutorial_params(p.model, p.epochs)
+        if p.model_copy(update={"workers": None}) != expected:
+            raise ConfigError(
+                f"pipelines.{name}.sweep: point {p.label()} differs from the tutorial's settings "
+                f"({expected.label()}, sample {expected.sample}, min_count {expected.min_count})"
+            )
+
+
+def _record_baseline(
+    store: Store, ref_id: str, system: str, output: stages.StageOutput, params: Any, timings: list[Any]
+) -> None:
+    point = PointResult(
+        point_id=output.key,
+        label=f"{system} {params.label()}",
+        params=params.model_dump(mode="json") | {"system": system},
+        status="completed",
+        vocab_size=int(output.stats["vocab"]),
+        train_words=next(t.items for t in timings if t.stage == "train"),
+        vectors_dir=output.path,
+    )
+    store.add_point(ref_id, point)
+    store.add_timings(ref_id, timings)
+
+
+@flow(name="zhvec-bench", flow_run_name="bench-{pipeline}", validate_parameters=False)
+def run_bench(
+    pipeline: str,
+    config_path: str,
+    dump: str,
+    systems: tuple[str, ...] = SYSTEM_KEYS,
+) -> dict[str, Any]:
+    """Run the comparison on `dump` and return zhvec's run id, the baselines' run id and the comparison."""
+    logger = get_run_logger()
+    settings = load_settings(Path(config_path))
+    name, pl = settings.pipeline(pipeline)
+    pl = pl.with_dump(dump)
+    check_bench_points(name, pl)
+    if "word2vec_c" in systems:
+        baselines.word2vec_c_binary()  # fail before hours of work, not after
+    run_id = run_pipeline(pipeline=name, config_path=config_path, dump=dump)
+    root, db = settings.workspace, settings.database
+    workers = pl.workers or os.cpu_count() or 1
+    files = stages.fetch(root, pl.dump, pl.index)
+    dump_sha = file_sha256(files.dump)
+    corpus = preprocess(root, pl, files, dump_sha, workers)[2]  # done by the run above: found, not redone
+    config = {"reference_of": run_id, "systems": list(systems), "dump": str(files.dump)}
+    with Store(db) as store:
+        ref_id = store.start_run(f"{name}-baselines", config, str(files.dump), dump_sha, project_version())
+    try:
+        for params in pl.points():
+            if "tutorial" in systems:
+                logger.info("tutorial pipeline, %s", params.model)
+                out = stages.tutorial(root, files.dump, dump_sha, params.model, params.epochs)
+                timings = baselines.tutorial_timings(
+                    out.stats, files.dump.stat().st_size, params.epochs, out.key
+                )
+                _, metrics = stages.evaluate(root, out, pl.evaluate)
+                with Store(db) as store:
+                    _record_baseline(store, ref_id, "tutorial", out, params, timings)
+                    store.add_metrics(ref_id, out.key, metrics)
+            if "word2vec_c" in systems:
+                logger.info("word2vec.c, %s", params.model)
+                out = stages.word2vec_c(root, corpus, params, params.workers or workers)
+                train = replace(out.timing, stage="train", point_id=out.key)
+                _, metrics = stages.evaluate(root, out, pl.evaluate)
+                with Store(db) as store:
+                    _record_baseline(store, ref_id, "word2vec_c", out, params, [train])
+                    store.add_metrics(ref_id, out.key, metrics)
+        with Store(db) as store:
+            store.finish_run(ref_id, "completed")
+            summary = comparison(store, run_id, ref_id)
+            sizes = measured_sizes(store, name)
+            if len(sizes) >= 2:
+                summary["projection"] = bench_mod.project(sizes, os.cpu_count() or 1)
+    except BaseException as exc:
+        with Store(db) as store:
+            store.finish_run(ref_id, "failed", error=str(exc) or type(exc).__name__)
+        raise
+    create_markdown_artifact(bench_markdown(summary), key="bench", description=f"zhvec bench {run_id}")
+    return {"run_id": run_id, "baselines_run_id": ref_id, **summary}
+
+
+def comparison(store: Store, run_id: str, ref_id: str) -> dict[str, Any]:
+    """The comparison of a bench, from what is stored for its two runs."""
+    ours_t = store.timings(run_id)
+    shared = bench_mod.run_level_stages(ours_t)
+    ours = bench_mod.points_of("zhvec", store.points(run_id), ours_t, store.metrics(run_id), shared)
+    ref_points = store.points(ref_id)
+    others = []
+    for system in SYSTEM_KEYS:
+        mine = [p for p in ref_points if p["params"].get("system") == system]
+        on_ours = shared if system == "word2vec_c" else None  # it trains on zhvec's corpus
+        others += bench_mod.points_of(system, mine, store.timings(ref_id), store.metrics(ref_id), on_ours)
+    return bench_mod.compare(ours, others)
+
+
+def measured_sizes(store: Store, pipeline: str) -> list[tuple[int, dict[str, float]]]:
+    """Stage walls of the newest completed run of `pipeline` on each distinct dump size (bz2 bytes read by
+    extract), for the projection; training per model."""
+    by_size: dict[int, dict[str, float]] = {}
+    for run in store.runs():  # newest first
+        if run["pipeline"] != pipeline or run["status"] != "completed":
+            continue
+        timings = store.timings(run["run_id"])
+        size = next((t["bytes_in"] for t in timings if t["stage"] == "extract" and t["point_id"] is None), 0)
+        if not size or size in by_size:
+            continue
+        walls = bench_mod.run_level_stages(timings)
+        models = {p["point_id"]: p["params"]["model"] for p in store.points(run["run_id"])}
+        for t in timings:
+            if t["stage"] == "train" and t["point_id"] in models:
+                walls[f"train {models[t['point_id']]}"] = float(t["wall_s"])
+        by_size[int(size)] = walls
+    return list(by_size.items())
+
+
+def bench_markdown(summary: dict[str, Any]) -> str:
+    """The comparison as a Markdown table for the Prefect UI."""
+    lines = ["| model | system | preprocess s | train s | words/s | mean score | speed-up (preprocess) |"]
+    lines.append("|---|---|---:|---:|---:|---:|---:|")
+    for model, row in summary["models"].items():
+        for system, s in row["systems"].items():
+            speed = row.get("speedup", {}).get("preprocess") if system == "zhvec" else ""
+            lines.append(
+                f"| {model} | {system} | {s['preprocess_s']} | {s['train_s']} | {s['train_words_per_s']:,} "
+                f"| {s['mean_score']} | {speed or ''} |"
+            )
+    return "\n".join(lines)
