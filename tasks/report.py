@@ -418,6 +418,7 @@ def render_report(store: Store, run_id: str, out_dir: Path) -> Path:
         references=reference_rows(refs, headlines),
         published=sections.load_published(),
         artifacts=store.artifacts(run_id),
+        artifact_owner=names,
         point_names=list(names.values()),
         categories=category_rows(metrics, list(names)),
         plotlyjs=Markup(get_plotlyjs()),

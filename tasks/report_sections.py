@@ -72,29 +72,34 @@ def best_point(board: Sequence[Row], headlines: Sequence[tuple[str, str]]) -> Ro
 
 
 def throughput_chart(timings: Sequence[Row], names: dict[str, str]) -> Markup | None:
-    """Input MB per wall second of every stage row, hover with items per second in the stage's own unit."""
-    rows = [t for t in timings if t["mb_per_s"] is not None]
+    """One panel per stage: items per wall second in the stage's own unit (articles, chars, tokens, words,
+    questions), one bar per owner (the whole run or a point); hover adds MB/s of input."""
+    rows = [t for t in timings if t["items_per_s"] is not None]
     if not rows:
         return None
-    labels = [
-        chart_text(
-            t["stage"]
-            if t["point_id"] is None
-            else f"{t['stage']} · {names.get(t['point_id'], t['point_id'])}"
-        )
-        for t in rows
-    ]
-    fig = go.Figure(
-        go.Bar(
-            x=labels,
-            y=[t["mb_per_s"] for t in rows],
-            customdata=[[t["items_per_s"] or 0.0, chart_text(t["item_unit"])] for t in rows],
-            marker_color=["#9aa5b1" if t["cached"] else "#3e7cb1" for t in rows],
-            hovertemplate="%{x}: %{y:,.2f} MB/s in, %{customdata[0]:,.0f} %{customdata[1]}/s<extra></extra>",
-        )
+    stages = list(dict.fromkeys(t["stage"] for t in rows))
+    units = {t["stage"]: t["item_unit"] for t in rows}
+    fig = make_subplots(
+        rows=1, cols=len(stages), subplot_titles=[chart_text(f"{s}: {units[s]}/s") for s in stages]
     )
-    fig.update_layout(yaxis_title="MB in per wall second", yaxis_type="log", showlegend=False)
-    return div(fig, height=360)
+    for col, stage in enumerate(stages, start=1):
+        own = [t for t in rows if t["stage"] == stage]
+        fig.add_bar(
+            x=[chart_text(owner_label(t["point_id"], names)) for t in own],
+            y=[t["items_per_s"] for t in own],
+            customdata=[t["mb_per_s"] or 0.0 for t in own],
+            marker_color=["#9aa5b1" if t["cached"] else "#3e7cb1" for t in own],
+            hovertemplate="%{x}: %{y:,.0f}/s, %{customdata:,.2f} MB/s in<extra></extra>",
+            showlegend=False,
+            row=1,
+            col=col,
+        )
+    fig.update_xaxes(showticklabels=False)
+    return div(fig, height=320)
+
+
+def owner_label(point_id: str | None, names: dict[str, str]) -> str:
+    return "whole run" if point_id is None else names.get(point_id, point_id)
 
 
 # -- parameter effects and the Pareto front -------------------------------------------------------
@@ -105,6 +110,14 @@ def swept_params(points: Sequence[Row]) -> list[str]:
     changes speed and is kept, since its effect on time is the point of sweeping it."""
     keys = sorted({k for p in points for k in p["params"]})
     return [k for k in keys if len({json.dumps(p["params"].get(k)) for p in points}) > 1]
+
+
+def _value_order(encoded: str) -> tuple[int, float, str]:
+    """Numbers in numeric order, then everything else by text, so an axis reads 3, 5, 10."""
+    value = json.loads(encoded)
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return (0, float(value), "")
+    return (1, 0.0, str(value))
 
 
 def effect_chart(
@@ -149,7 +162,11 @@ def effect_chart(
                     col=col,
                     **common,
                 )
-    fig.update_xaxes(type="category")
+    for col, key in enumerate(params, start=1):
+        values = sorted({json.dumps(p["params"].get(key)) for p in points}, key=_value_order)
+        order = [chart_text(str(json.loads(v))) for v in values]
+        for row_no in (1, 2):
+            fig.update_xaxes(type="category", categoryorder="array", categoryarray=order, row=row_no, col=col)
     fig.update_yaxes(title_text="mean headline score", row=1, col=1)
     fig.update_yaxes(title_text="train wall s", row=2, col=1)
     return div(fig, height=560)
@@ -326,7 +343,7 @@ def projection_charts(vecs: Vectors, top_n: int = TOP_WORDS) -> dict[str, Markup
                 x=coords[:, 0],
                 y=coords[:, 1],
                 z=coords[:, 2],
-                mode="markers+text",
+                mode="markers",  # 300 labels in 3D hide each other; hover names the word
                 text=words,
                 marker={"size": 3, "color": np.arange(n), "colorscale": "Viridis"},
                 hovertemplate="%{text}<extra></extra>",
@@ -385,11 +402,12 @@ def trend_chart(store: Store, pipeline: str, headlines: Sequence[tuple[str, str]
             values.append(max(scored) if scored else None)
     fig = go.Figure()
     dumps = [[r["run_id"], str(r["dump_date"]) if r["dump_date"] else "undated dump"] for r in runs]
+    labels = [f"{r['started_at']:%Y-%m-%d %H:%M} · {d}" for r, (_, d) in zip(runs, dumps, strict=True)]
     for i, (column, values) in enumerate(best.items()):
         if all(v is None for v in values):
             continue
         fig.add_scatter(
-            x=[r["started_at"] for r in runs],
+            x=labels,
             y=values,
             customdata=dumps,
             mode="lines+markers",
@@ -397,7 +415,8 @@ def trend_chart(store: Store, pipeline: str, headlines: Sequence[tuple[str, str]
             name=chart_text(column),
             hovertemplate="run %{customdata[0]} (dump %{customdata[1]}): %{y:.4f}",
         )
-    fig.update_layout(xaxis_title="run started (UTC)", yaxis_title="best score of the run")
+    fig.update_layout(xaxis_title="run started (UTC) · dump date", yaxis_title="best score of the run")
+    fig.update_xaxes(type="category")
     return div(fig)
 
 

@@ -1,6 +1,7 @@
-"""What users look at, end to end: one flow run over a tiny dump whose corpus carries `<script>alert(1)</script>`,
-then the report in headless Chromium, the escaping, the Prefect artifacts and flow-run name, the results store's
-tracker tables, Parquet export, and a scheduled deployment read back from the API."""
+"""What users look at, end to end: one flow run over a tiny dump whose corpus carries
+`<script>alert(1)</script>`, then the report in headless Chromium, the escaping, the Prefect artifacts and
+flow-run name, the results store's tracker tables, Parquet export, and a scheduled deployment read back from
+the API."""
 
 from __future__ import annotations
 
@@ -83,7 +84,8 @@ CHART_PROBE = """(() => {
   const table = document.getElementById('sweep-table');
   const header = Array.from(table.querySelectorAll('th')).find(th => th.textContent === 'vocab');
   header.click();
-  const vocab = Array.from(table.querySelectorAll('tr')).slice(1).map(r => Number(r.children[3].dataset.sort));
+  const vocab = Array.from(table.querySelectorAll('tr')).slice(1)
+    .map(r => Number(r.children[3].dataset.sort));
   return {
     charts: charts.length,
     rendered: charts.filter(d => d.querySelector('.main-svg')).length,
@@ -103,7 +105,8 @@ def test_report_renders_in_headless_chromium_without_errors(run: tuple[Path, str
     report = open_page(page_of(root, run_id), CHART_PROBE, binary)
     assert report.errors == []
     probe = report.probe
-    # stage wall, throughput, analogy, similarity, effects, Pareto, heatmap, curves, PCA 2D/3D, t-SNE, trend
+    # stage wall, throughput, analogy, similarity, effects, Pareto, heatmap, curves, PCA 2D + 3D, t-SNE,
+    # trend
     assert probe["charts"] == 12 and probe["rendered"] == probe["charts"]
     assert probe["ids"][:3] == ["summary", "timings", "sweep"] and "references" in probe["ids"]
     assert probe["vocab"] == sorted(probe["vocab"]) and len(probe["vocab"]) == 2
