@@ -219,3 +219,12 @@ def test_bad_cron_is_one_line_naming_the_key(tmp_path: Path) -> None:
         f"{config}: pipelines.p.schedule: not a valid cron expression: '61 * * * *' "
         "(minute hour day month weekday)"
     )
+
+
+def test_serve_without_any_schedule_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    config = tmp_path / "pipelines.yaml"
+    config.write_text("default: p\npipelines:\n  p: {dump: x.bz2}\n", encoding="utf-8")
+    assert main(["serve", "--config", str(config)]) == 2
+    assert capsys.readouterr().err.strip() == (
+        f"zhvec serve: error: {config}: no pipeline has a `schedule:` (a cron expression) to serve"
+    )
