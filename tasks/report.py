@@ -7,7 +7,6 @@ before plotly sees it (plotly renders its text as pseudo-HTML and decodes the en
 
 from __future__ import annotations
 
-import html
 import json
 import math
 import os
@@ -20,12 +19,15 @@ from typing import Any
 import plotly.graph_objects as go
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from markupsafe import Markup
-from plotly.colors import qualitative
 from plotly.offline import get_plotlyjs
 from plotly.subplots import make_subplots
 
 from tasks import report_sections as sections
 from tasks.evaluate import load_vectors
+from tasks.report_sections import chart_text as _chart_text
+from tasks.report_sections import color as _color
+from tasks.report_sections import div as _div
+from tasks.report_sections import owner_name
 from tasks.store import SIMILARITY_HEADLINE, Store, headline_column
 from tasks.train import VECTOR_FILES
 
@@ -33,8 +35,6 @@ ANALOGY_METHODS = ("3cosadd", "3cosmul")
 METHOD_NAMES = {"3cosadd": "3CosAdd", "3cosmul": "3CosMul", "spearman": "Spearman ρ"}
 _TEMPLATES = Path(__file__).parent / "templates"
 _SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
-_PALETTE = qualitative.Plotly
-_CHART_CONFIG = {"displaylogo": False, "responsive": True}
 _DASH = "—"
 
 Row = dict[str, Any]
@@ -71,11 +71,6 @@ def fmt_duration(started: datetime, finished: datetime | None) -> str:
     minutes, seconds = divmod(int((finished - started).total_seconds()), 60)
     hours, minutes = divmod(minutes, 60)
     return f"{hours} h {minutes:02d} min {seconds:02d} s" if hours else f"{minutes} min {seconds:02d} s"
-
-
-def _chart_text(text: str) -> str:
-    """Escape for plotly's pseudo-HTML text, which decodes &amp; &lt; &gt; (but not &quot;) for display."""
-    return html.escape(text, quote=False)
 
 
 def run_page(pipeline: str, run_id: str) -> Path | None:
@@ -144,11 +139,6 @@ def summary_rows(run: Row, n_points: int) -> list[tuple[str, str]]:
         ("total wall", fmt_duration(run["started_at"], run["finished_at"])),
         ("sweep points", str(n_points)),
     ]
-
-
-def owner_name(point_id: str | None, names: dict[str, str]) -> str:
-    """Who a timing belongs to: the whole run, or a point (by id if it has no `points` row yet)."""
-    return "whole run" if point_id is None else names.get(point_id, point_id)
 
 
 def timing_rows(timings: Sequence[Row], names: dict[str, str]) -> list[dict[str, str]]:
@@ -272,15 +262,6 @@ def category_rows(metrics: Sequence[Row], point_ids: Sequence[str]) -> list[dict
 
 
 # -- charts ---------------------------------------------------------------------------------------
-
-
-def _div(fig: go.Figure, height: int = 380) -> Markup:
-    fig.update_layout(template="plotly_white", height=height, margin={"l": 60, "r": 20, "t": 40, "b": 60})
-    return Markup(fig.to_html(full_html=False, include_plotlyjs=False, config=_CHART_CONFIG))
-
-
-def _color(i: int) -> str:
-    return _PALETTE[i % len(_PALETTE)]
 
 
 def stage_chart(timings: Sequence[Row], names: dict[str, str]) -> Markup | None:

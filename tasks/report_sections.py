@@ -45,7 +45,7 @@ def chart_text(text: str) -> str:
     return html.escape(text, quote=False)
 
 
-def _color(i: int) -> str:
+def color(i: int) -> str:
     return _PALETTE[i % len(_PALETTE)]
 
 
@@ -85,7 +85,7 @@ def throughput_chart(timings: Sequence[Row], names: dict[str, str]) -> Markup | 
     for col, stage in enumerate(stages, start=1):
         own = [t for t in rows if t["stage"] == stage]
         fig.add_bar(
-            x=[chart_text(owner_label(t["point_id"], names)) for t in own],
+            x=[chart_text(owner_name(t["point_id"], names)) for t in own],
             y=[t["items_per_s"] for t in own],
             customdata=[t["mb_per_s"] or 0.0 for t in own],
             marker_color=["#9aa5b1" if t["cached"] else "#3e7cb1" for t in own],
@@ -98,7 +98,8 @@ def throughput_chart(timings: Sequence[Row], names: dict[str, str]) -> Markup | 
     return div(fig, height=320)
 
 
-def owner_label(point_id: str | None, names: dict[str, str]) -> str:
+def owner_name(point_id: str | None, names: dict[str, str]) -> str:
+    """Who a timing belongs to: the whole run, or a point (by id if it has no `points` row yet)."""
     return "whole run" if point_id is None else names.get(point_id, point_id)
 
 
@@ -138,7 +139,7 @@ def effect_chart(
             value = chart_text(str(by_id[row["point_id"]]["params"].get(key)))
             common = {
                 "mode": "markers",
-                "marker": {"size": 11, "color": _color(i)},
+                "marker": {"size": 11, "color": color(i)},
                 "name": chart_text(names[row["point_id"]]),
                 "legendgroup": row["point_id"],
             }
@@ -214,7 +215,7 @@ def pareto_chart(
             mode="markers",
             marker={
                 "size": 14,
-                "color": _color(i),
+                "color": color(i),
                 "line": {"width": 2, "color": "#1f2933"} if i in front else {},
             },
             name=chart_text(names[row["point_id"]]),
@@ -299,7 +300,7 @@ def learning_curves(epochs: Sequence[Row], names: dict[str, str]) -> Markup | No
                 x=[s[0] for s in series],
                 y=[s[1] for s in series],
                 mode="lines+markers",
-                line={"color": _color(i)},
+                line={"color": color(i)},
                 name=chart_text(names.get(owner, owner)),
                 legendgroup=owner,
                 showlegend=k == 0,
@@ -411,7 +412,7 @@ def trend_chart(store: Store, pipeline: str, headlines: Sequence[tuple[str, str]
             y=values,
             customdata=dumps,
             mode="lines+markers",
-            line={"color": _color(i)},
+            line={"color": color(i)},
             name=chart_text(column),
             hovertemplate="run %{customdata[0]} (dump %{customdata[1]}): %{y:.4f}",
         )
