@@ -111,3 +111,40 @@ def test_reference_runs_on_the_same_dump_are_shown_marked(tmp_path: Path) -> Non
     )  # Pareto diamond; plotly writes / as \\u002f
     assert "dump date</th><td>2024-06-01" in page.replace("\n", "").replace("  ", "")
     assert "naive <em>(reference)</em>" in index
+
+
+def test_a_database_from_before_the_tracker_columns_gains_them(tmp_path: Path) -> None:
+    import duckdb
+
+    path = tmp_path / "old.duckdb"
+    with duckdb.connect(str(path)) as con:
+        con.execute(
+            "CREATE TABLE runs (run_id VARCHAR PRIMARY KEY, pipeline VARCHAR NOT NULL, "
+            "dump VARCHAR NOT NULL, dump_sha256 VARCHAR NOT NULL, code_version VARCHAR NOT NULL, "
+            "host VARCHAR NOT NULL, cores INTEGER, status VARCHAR NOT NULL, "
+            "error VARCHAR NOT NULL DEFAULT '', "
+            "started_at TIMESTAMP NOT NULL, finished_at TIMESTAMP, config JSON NOT NULL)"
+        )
+        con.execute(
+            "INSERT INTO runs VALUES "
+            "('r1', 'sample', 'd', 'ab', 'c', 'h', 2, 'completed', '', now(), now(), '{}')"
+        )
+    with Store(path) as store:
+        (old,) = store.runs()
+        assert (old["kind"], old["dump_date"], old["flow_run_id"]) == ("pipeline", None, None)
+        assert store.artifacts("r1") == []
+
+
+@pytest.mark.parametrize(
+    ("dump", "name"),
+    [
+        ("/d/zhwiki-20240601-pages-articles-multistream.xml.bz2", "p · dump 2024-06-01 · 2 points"),
+        ("/d/zhwiki-latest-pages-articles-multistream.xml.bz2", "p · zhwiki-latest · 2 points"),
+    ],
+)
+def test_flow_run_names_say_pipeline_dump_and_points(dump: str, name: str) -> None:
+    from flows.pipeline import describe_run
+    from tasks.config import Pipeline
+
+    pipeline = Pipeline.model_validate({"dump": dump, "sweep": {"grid": {"model": ["sg", "cbow"]}}})
+    assert describe_run("p", pipeline) == name
