@@ -319,6 +319,33 @@ def cmd_report(args: argparse.Namespace) -> None:
         print(render_report(store, run_id, settings.reports))
 
 
+def cmd_export(args: argparse.Namespace) -> None:
+    from tasks.config import load_settings
+    from tasks.store import Store
+
+    settings = load_settings(_config_path(args.config))
+    if not settings.database.is_file():
+        raise CliError(f"no results database yet: {settings.database} (run `zhvec run` first)")
+    with Store(settings.database, read_only=True) as store:
+        for path in store.export_parquet(Path(args.parquet)):
+            print(path)
+
+
+def cmd_serve(args: argparse.Namespace) -> None:
+    from tasks.config import load_settings
+
+    config = _config_path(args.config)
+    settings = load_settings(config)
+    from flows.schedule import scheduled_deployments
+
+    deployments = scheduled_deployments(settings, config)
+    if not deployments:
+        raise CliError(f"{config}: no pipeline has a `schedule:` (a cron expression) to serve")
+    from prefect import serve
+
+    serve(*deployments)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="zhvec", description="Chinese Wikipedia dump → word vectors → benchmark report."
@@ -439,6 +466,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--pipeline", help="latest run of this pipeline")
     p.add_argument("--config")
     p.set_defaults(func=cmd_report)
+
+    p = sub.add_parser("export", help="write the results database's tables and views as Parquet files")
+    p.add_argument("--parquet", required=True, metavar="DIR", help="folder for <table>.parquet")
+    p.add_argument("--config")
+    p.set_defaults(func=cmd_export)
+
+    p = sub.add_parser(
+        "serve", help="run every pipeline with a `schedule:` on its cron (Prefect deployments)"
+    )
+    p.add_argument("--config")
+    p.set_defaults(func=cmd_serve)
     return parser
 
 

@@ -9,7 +9,14 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from prefect import flow, get_run_logger
-from prefect.artifacts import create_link_artifact, create_table_artifact
+from prefect.artifacts import (
+    create_link_artifact,
+    create_markdown_artifact,
+    create_progress_artifact,
+    create_table_artifact,
+    update_progress_artifact,
+)
+from prefect.runtime import flow_run
 
 from tasks import stages
 from tasks.config import (
@@ -22,10 +29,11 @@ from tasks.config import (
     load_settings,
 )
 from tasks.fetch import DumpFiles
-from tasks.records import PointResult
+from tasks.records import ArtifactRecord, PointResult
 from tasks.report import render_report
-from tasks.store import Store
-from tasks.train import TrainTracking
+from tasks.report_sections import summary_markdown
+from tasks.store import Store, dump_date
+from tasks.train import VECTOR_FILES, TrainTracking
 from tasks.workspace import code_version, file_sha256
 
 
@@ -33,6 +41,36 @@ def project_version() -> str:
     """Hash of every task and flow module: the code identity stored with each run."""
     folders = (Path(stages.__file__).parent, Path(__file__).parent)
     return code_version(*sorted(p for folder in folders for p in folder.glob("*.py")))
+
+
+def describe_run(name: str, pl: Pipeline) -> str:
+    """A flow-run name that says what runs: pipeline, dump (its date when the file name has one), points."""
+    dump = str(pl.dump)
+    date = dump_date(dump)
+    which = f"dump {date.isoformat()}" if date else Path(dump).name.split("-pages-")[0]
+    count = len(pl.points())
+    return f"{name} · {which} · {count} point{'s' if count != 1 else ''}"
+
+
+def flow_run_name() -> str:
+    """Prefect calls this when the run starts; a config that fails to load is reported by the flow itself,
+    so the name then falls back to the pipeline parameter."""
+    params = flow_run.parameters
+    try:
+        name, pl = load_settings(Path(params["config_path"])).pipeline(params["pipeline"])
+    except ConfigError:
+        return str(params["pipeline"])
+    return describe_run(name, pl.with_dump(params["dump"]) if params.get("dump") else pl)
+
+
+def file_artifacts(files: dict[Path, str], point_id: str | None) -> list[ArtifactRecord]:
+    """Identity (size, SHA-256) of the files that exist among `files` (path → kind), so a copied model or
+    report can be checked against the run that made it."""
+    return [
+        ArtifactRecord(str(path), kind, file_sha256(path), path.stat().st_size, point_id)
+        for path, kind in files.items()
+        if path.is_file()
+    ]
 
 
 def dask_address(settings: Settings) -> str | None:
@@ -116,6 +154,8 @@ def _record_point(
         store.add_timings(run_id, [model.timing, scored.timing])
         store.add_metrics(run_id, pid, metrics)
         store.add_epochs(run_id, pid, model.stats.get("epochs", []))
+        vectors = {Path(model.path) / f: "vectors-" + f.rsplit(".", 1)[-1] for f in VECTOR_FILES}
+        store.add_artifacts(run_id, file_artifacts(vectors, pid))
     headline = {
         m.eval_set: round(m.value, 4)
         for m in metrics
@@ -133,7 +173,7 @@ def preprocess(
     return text, simplified, stages.segment(root, simplified, pl.segment, workers, pl.evaluate)
 
 
-@flow(name="zhvec", flow_run_name="{pipeline}", validate_parameters=False)
+@flow(name="zhvec", flow_run_name=flow_run_name, validate_parameters=False)
 def run_pipeline(pipeline: str, config_path: str, dump: str | None = None) -> str:
     """Run one named pipeline from `pipelines.yaml` (on `dump` instead of its own, if given) and return the
     run id."""
@@ -153,25 +193,33 @@ def run_pipeline(pipeline: str, config_path: str, dump: str | None = None) -> st
         "points": [p.model_dump(mode="json") for p in pl.points()],
     }
     with Store(db) as store:
-        run_id = store.start_run(name, resolved, str(pl.dump), dump_sha, project_version())
+        run_id = store.start_run(
+            name, resolved, str(pl.dump), dump_sha, project_version(), flow_run_id=flow_run.id
+        )
     logger.info("run %s: pipeline %s, %d sweep points, %d workers", run_id, name, len(pl.points()), workers)
     try:
         text, simplified, corpus = preprocess(root, pl, files, dump_sha, workers)
         with Store(db) as store:
             store.add_timings(run_id, [text.timing, simplified.timing, corpus.timing])
         track = stages.tracking(pl.evaluate, pl.sweep)
-        for params, outcome in _points(settings, root, corpus, pl, track):
+        total = len(pl.points())
+        progress = create_progress_artifact(0.0, description=f"sweep points done of {total} ({name})")
+        for done, (params, outcome) in enumerate(_points(settings, root, corpus, pl, track), start=1):
             _record_point(db, run_id, stages.point_id(corpus, params, track), params, outcome)
+            update_progress_artifact(progress, 100.0 * done / total)
         with Store(db) as store:
             store.finish_run(run_id, "completed")
             report = render_report(store, run_id, settings.reports)
+            store.add_artifacts(run_id, file_artifacts({report: "report"}, None))
             board = store.leaderboard(run_id)
+            best = summary_markdown(store, run_id)
     except BaseException as exc:
         with Store(db) as store:
             store.finish_run(run_id, "failed", error=str(exc) or type(exc).__name__)
         raise
     slug = re.sub(r"[^a-z0-9-]+", "-", name.lower())  # artifact keys allow only these
     create_table_artifact(board, key=f"{slug}-leaderboard", description=f"zhvec {name} run {run_id}")
-    create_link_artifact(f"file://{report}", link_text=f"HTML report of run {run_id}", key=f"{slug}-report")
+    create_markdown_artifact(best, key=f"{slug}-best", description=f"best point of zhvec {name} run {run_id}")
+    create_link_artifact(report.as_uri(), link_text=f"HTML report of run {run_id}", key=f"{slug}-report")
     logger.info("report: %s", report)
     return run_id

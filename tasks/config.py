@@ -169,6 +169,9 @@ class Pipeline(Strict):
     segment: SegmentOptions = SegmentOptions()
     sweep: Sweep = Sweep()
     evaluate: EvalSets = EvalSets()
+    schedule: str | None = Field(
+        None, description="cron expression (UTC) for `zhvec serve`, e.g. '0 3 * * 1'; null = not scheduled"
+    )
 
     def points(self) -> list[TrainParams]:
         return self.sweep.resolve()
@@ -179,6 +182,22 @@ class Pipeline(Strict):
         return self.model_copy(
             update={"dump": source.resolve() if isinstance(source, Path) else source, "index": None}
         )
+
+    @field_validator("schedule")
+    @classmethod
+    def _cron(cls, value: str | None) -> str | None:
+        """Checked by the same class Prefect will schedule with, so `zhvec serve` cannot refuse it later."""
+        if value is None:
+            return value
+        from prefect.client.schemas.schedules import CronSchedule
+
+        try:
+            CronSchedule(cron=value)
+        except ValidationError:
+            raise ValueError(
+                f"not a valid cron expression: {value!r} (minute hour day month weekday)"
+            ) from None
+        return value
 
     @field_validator("dump", mode="before")
     @classmethod

@@ -66,3 +66,14 @@ class PointResult:
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+@dataclass(frozen=True)
+class ArtifactRecord:
+    """A file a run produced (vectors, the report) with the identity needed to trust a copy of it."""
+
+    path: str
+    kind: str
+    sha256: str
+    bytes: int
+    point_id: str | None = None

@@ -7,7 +7,6 @@ before plotly sees it (plotly renders its text as pseudo-HTML and decodes the en
 
 from __future__ import annotations
 
-import html
 import json
 import math
 import os
@@ -20,18 +19,22 @@ from typing import Any
 import plotly.graph_objects as go
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from markupsafe import Markup
-from plotly.colors import qualitative
 from plotly.offline import get_plotlyjs
 from plotly.subplots import make_subplots
 
-from tasks.store import ANALOGY_HEADLINE, SIMILARITY_HEADLINE, Store, headline_column
+from tasks import report_sections as sections
+from tasks.evaluate import load_vectors
+from tasks.report_sections import chart_text as _chart_text
+from tasks.report_sections import color as _color
+from tasks.report_sections import div as _div
+from tasks.report_sections import owner_name
+from tasks.store import SIMILARITY_HEADLINE, Store, headline_column
+from tasks.train import VECTOR_FILES
 
 ANALOGY_METHODS = ("3cosadd", "3cosmul")
 METHOD_NAMES = {"3cosadd": "3CosAdd", "3cosmul": "3CosMul", "spearman": "Spearman ρ"}
 _TEMPLATES = Path(__file__).parent / "templates"
 _SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
-_PALETTE = qualitative.Plotly
-_CHART_CONFIG = {"displaylogo": False, "responsive": True}
 _DASH = "—"
 
 Row = dict[str, Any]
@@ -68,11 +71,6 @@ def fmt_duration(started: datetime, finished: datetime | None) -> str:
     minutes, seconds = divmod(int((finished - started).total_seconds()), 60)
     hours, minutes = divmod(minutes, 60)
     return f"{hours} h {minutes:02d} min {seconds:02d} s" if hours else f"{minutes} min {seconds:02d} s"
-
-
-def _chart_text(text: str) -> str:
-    """Escape for plotly's pseudo-HTML text, which decodes &amp; &lt; &gt; (but not &quot;) for display."""
-    return html.escape(text, quote=False)
 
 
 def run_page(pipeline: str, run_id: str) -> Path | None:
@@ -124,12 +122,6 @@ def used_headlines(board: Sequence[Row], headlines: Sequence[tuple[str, str]]) -
     return [h for h in headlines if any(r.get(headline_column(*h)) is not None for r in board)]
 
 
-def mean_headline(row: Row, headlines: Sequence[tuple[str, str]]) -> float | None:
-    values = [row.get(headline_column(*h)) for h in headlines]
-    scored = [v for v in values if v is not None and math.isfinite(v)]
-    return sum(scored) / len(scored) if scored else None
-
-
 def summary_rows(run: Row, n_points: int) -> list[tuple[str, str]]:
     return [
         ("pipeline", run["pipeline"]),
@@ -137,6 +129,8 @@ def summary_rows(run: Row, n_points: int) -> list[tuple[str, str]]:
         ("status", run["status"] + (f": {run['error']}" if run["error"] else "")),
         ("dump", run["dump"]),
         ("dump sha256", run["dump_sha256"]),
+        ("dump date", str(run["dump_date"]) if run.get("dump_date") else _DASH),
+        ("kind", run.get("kind") or "pipeline"),
         ("code version", run["code_version"]),
         ("host", run["host"]),
         ("cores", str(run["cores"]) if run["cores"] is not None else _DASH),
@@ -145,11 +139,6 @@ def summary_rows(run: Row, n_points: int) -> list[tuple[str, str]]:
         ("total wall", fmt_duration(run["started_at"], run["finished_at"])),
         ("sweep points", str(n_points)),
     ]
-
-
-def owner_name(point_id: str | None, names: dict[str, str]) -> str:
-    """Who a timing belongs to: the whole run, or a point (by id if it has no `points` row yet)."""
-    return "whole run" if point_id is None else names.get(point_id, point_id)
 
 
 def timing_rows(timings: Sequence[Row], names: dict[str, str]) -> list[dict[str, str]]:
@@ -189,8 +178,67 @@ def sweep_rows(
                 fmt_score(m, r.get(headline_column(s, m)), r.get(headline_column(s, m) + "_cov"))
                 for s, m in headlines
             ],
+            "sort": {
+                "vocab": r["vocab_size"],
+                "train_s": _sort_key(r["train_s"]),
+                "words_per_s": _sort_key(r["words_per_s"]),
+                "scores": [_sort_key(r.get(headline_column(s, m))) for s, m in headlines],
+            },
         }
         for r in board
+    ]
+
+
+def _sort_key(x: float | None) -> str:
+    """The value the sortable table sorts a cell by; empty (sorted last) when there is none."""
+    return repr(float(x)) if x is not None and math.isfinite(x) else ""
+
+
+def best_model_sections(run: Row, point: Row | None, vectors_dir: str) -> dict[str, Any]:
+    """Projections and probe-word neighbours of the best point, read from the vectors its
+    `points.vectors_dir` names; empty (with the reason) when there is no such file."""
+    if point is None:
+        return {
+            "best": None,
+            "missing": "no completed point with scores",
+            "projections": {},
+            "neighbours": [],
+        }
+    path = Path(vectors_dir) / VECTOR_FILES[0]
+    if not vectors_dir or not path.is_file():
+        return {
+            "best": point,
+            "missing": f"vectors file not found: {path}",
+            "projections": {},
+            "neighbours": [],
+        }
+    vecs = load_vectors(path)
+    return {
+        "best": point,
+        "missing": "",
+        "vectors": str(path),
+        "params_json": json.dumps(point["params"], indent=2, ensure_ascii=False, sort_keys=True),
+        "projections": sections.projection_charts(vecs),
+        "top_words": min(sections.TOP_WORDS, len(vecs.words)),
+        "neighbours": sections.neighbour_rows(vecs, sections.probe_words(run["config"])),
+    }
+
+
+def reference_rows(refs: Sequence[Row], headlines: Sequence[tuple[str, str]]) -> list[dict[str, Any]]:
+    """Reference points (baselines on the same dump) as sweep-table-like rows."""
+    return [
+        {
+            "pipeline": r["pipeline"],
+            "run_id": r["run_id"],
+            "name": r["label"],
+            "params": ", ".join(f"{k}={v}" for k, v in sorted(r["params"].items())),
+            "train_s": fmt_num(r["train_s"]),
+            "scores": [
+                fmt_score(m, r.get(headline_column(s, m)), r.get(headline_column(s, m) + "_cov"))
+                for s, m in headlines
+            ],
+        }
+        for r in refs
     ]
 
 
@@ -214,15 +262,6 @@ def category_rows(metrics: Sequence[Row], point_ids: Sequence[str]) -> list[dict
 
 
 # -- charts ---------------------------------------------------------------------------------------
-
-
-def _div(fig: go.Figure, height: int = 380) -> Markup:
-    fig.update_layout(template="plotly_white", height=height, margin={"l": 60, "r": 20, "t": 40, "b": 60})
-    return Markup(fig.to_html(full_html=False, include_plotlyjs=False, config=_CHART_CONFIG))
-
-
-def _color(i: int) -> str:
-    return _PALETTE[i % len(_PALETTE)]
 
 
 def stage_chart(timings: Sequence[Row], names: dict[str, str]) -> Markup | None:
@@ -297,32 +336,6 @@ def similarity_chart(metrics: Sequence[Row], names: dict[str, str]) -> Markup | 
     return _div(fig)
 
 
-def speed_quality_chart(
-    board: Sequence[Row], headlines: Sequence[tuple[str, str]], names: dict[str, str]
-) -> Markup | None:
-    """Training time against the mean headline score: the cost/benefit of each sweep point."""
-    fig = go.Figure()
-    for i, row in enumerate(board):
-        score = mean_headline(row, headlines)
-        if row["train_s"] is None or score is None:
-            continue
-        fig.add_scatter(
-            x=[row["train_s"]],
-            y=[score],
-            mode="markers",
-            marker={"size": 14, "color": _color(i)},
-            name=_chart_text(names[row["point_id"]]),
-            hovertemplate="train %{x:,.1f} s, mean score %{y:.3f}",
-        )
-    if not fig.data:
-        return None
-    fig.update_layout(
-        xaxis_title="train wall seconds",
-        yaxis_title=f"mean of headline scores ({METHOD_NAMES[ANALOGY_HEADLINE]} acc., Spearman ρ)",
-    )
-    return _div(fig)
-
-
 # -- rendering ------------------------------------------------------------------------------------
 
 
@@ -362,6 +375,9 @@ def render_report(store: Store, run_id: str, out_dir: Path) -> Path:
     board = store.leaderboard(run_id)
     headlines = used_headlines(board, store.headlines(run_id))
     names = point_names(points)
+    refs = sections.reference_points(store, run["dump_sha256"])
+    best = sections.best_point(board, headlines)
+    vectors_dir = {p["point_id"]: p["vectors_dir"] for p in points}.get(best["point_id"], "") if best else ""
     template = _environment().get_template("report.html.j2")
     page = template.render(
         run=run,
@@ -373,7 +389,17 @@ def render_report(store: Store, run_id: str, out_dir: Path) -> Path:
         sweep=sweep_rows(board, points, headlines, names),
         analogy_chart=analogy_chart(metrics, names),
         similarity_chart=similarity_chart(metrics, names),
-        speed_chart=speed_quality_chart(board, headlines, names),
+        speed_chart=sections.pareto_chart(board, headlines, names, refs),
+        throughput_chart=sections.throughput_chart(timings, names),
+        effect_chart=sections.effect_chart(points, board, headlines, names),
+        heatmap=sections.category_heatmap(metrics, names),
+        curves=sections.learning_curves(store.epoch_history(run_id), names),
+        trend_chart=sections.trend_chart(store, run["pipeline"], headlines),
+        model=best_model_sections(run, best, vectors_dir),
+        references=reference_rows(refs, headlines),
+        published=sections.load_published(),
+        artifacts=store.artifacts(run_id),
+        artifact_owner=names,
         point_names=list(names.values()),
         categories=category_rows(metrics, list(names)),
         plotlyjs=Markup(get_plotlyjs()),
@@ -397,6 +423,7 @@ def _index_row(
         cells.append(fmt_score(m, top[column], top[column + "_cov"]) if top else _DASH)
     return {
         "run_id": run["run_id"],
+        "kind": run.get("kind") or "pipeline",
         "href": rel.as_posix() if rel is not None and (out_dir / rel).is_file() else None,
         "pipeline": run["pipeline"],
         "status": run["status"],

@@ -7,7 +7,10 @@ open for writing. Tables:
     run_id VARCHAR PK (`YYYYmmdd-HHMMSS-<6 hex>`, UTC), pipeline, dump (path), dump_sha256, code_version,
     host, cores (os.cpu_count, NULL if unknown), status ('running', then whatever `finish_run` sets),
     error ('' when none), started_at TIMESTAMP (UTC), finished_at TIMESTAMP (UTC, NULL while running),
-    config JSON (the fully resolved pipeline config).
+    config JSON (the fully resolved pipeline config), dump_date DATE (from a `zhwiki-YYYYMMDD-…` dump
+    file name, NULL for `latest` or other names), kind ('pipeline', or 'reference' for a baseline recorded
+    to compare against, e.g. the naive tutorial pipeline), flow_run_id (the Prefect flow run, NULL outside
+    one).
 `points` — one row per trained sweep point; PK (run_id, point_id).
     run_id, point_id, label, params JSON (TrainParams), status, vocab_size, train_words, vectors_dir, error,
     seq (insertion order, kept when a point is re-recorded, so sweep order survives re-runs).
@@ -21,7 +24,10 @@ open for writing. Tables:
 `epoch_history` — per-epoch tracking of a point, long format: run_id, point_id, epoch (1-based), metric
     ('loss' = that epoch's share of gensim's loss, 'seconds' = its training time, '<set>_3cosadd',
     '<set>_spearman', 'probe:<w1>|<w2>' = cosine), value.
+`artifacts` — files a run produced, with their identity: run_id, point_id (NULL for run-level files such
+    as the report), path, kind ('vectors-kv', 'vectors-txt', 'vectors-bin', 'report'), sha256, bytes.
 Views:
+`params` — the resolved config per point, long format: run_id, point_id, name, value JSON.
 `stage_throughput` — stage_timings plus items_per_s and mb_per_s (bytes_in in 10^6 bytes per wall second).
 `point_summary` — one row per point with train_s (wall of its `train` stage), words_per_s
     (train_words / train_s) and the headline scores of the default eval sets as columns
@@ -34,18 +40,19 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import secrets
 import socket
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from types import TracebackType
 from typing import Any
 
 import duckdb
 
-from tasks.records import Metric, PointResult, StageTiming
+from tasks.records import ArtifactRecord, Metric, PointResult, StageTiming
 
 TRAIN_STAGE = "train"
 ANALOGY_HEADLINE = "3cosadd"
@@ -58,6 +65,23 @@ DEFAULT_HEADLINES: tuple[tuple[str, str], ...] = (
     ("wordsim297", SIMILARITY_HEADLINE),
 )
 _JSON_COLUMNS = ("config", "params", "extra")
+TABLES = ("runs", "points", "stage_timings", "metrics", "epoch_history", "artifacts")
+VIEWS = ("params", "stage_throughput", "point_summary")
+REFERENCE_KIND = "reference"
+_DUMP_DATE = re.compile(r"(?:^|/)[a-z_]+wiki-(\d{4})(\d{2})(\d{2})-")
+
+
+def dump_date(dump: str) -> date | None:
+    """The date in a Wikimedia dump name (`zhwiki-20240601-pages-…`), so runs over successive dumps can be
+    ordered by what they read; None for `-latest-` or any other name."""
+    match = _DUMP_DATE.search(dump)
+    if match is None:
+        return None
+    try:
+        return date(*(int(g) for g in match.groups()))
+    except ValueError:
+        return None
+
 
 _TABLES = """
 CREATE TABLE IF NOT EXISTS runs (
@@ -118,6 +142,20 @@ CREATE TABLE IF NOT EXISTS metrics (
     coverage DOUBLE NOT NULL,
     PRIMARY KEY (run_id, point_id, eval_set, category, method, rules)
 );
+ALTER TABLE runs ADD COLUMN IF NOT EXISTS dump_date DATE;
+ALTER TABLE runs ADD COLUMN IF NOT EXISTS kind VARCHAR DEFAULT 'pipeline';
+ALTER TABLE runs ADD COLUMN IF NOT EXISTS flow_run_id VARCHAR;
+CREATE TABLE IF NOT EXISTS artifacts (
+    run_id VARCHAR NOT NULL,
+    point_id VARCHAR,
+    path VARCHAR NOT NULL,
+    kind VARCHAR NOT NULL,
+    sha256 VARCHAR NOT NULL,
+    bytes BIGINT NOT NULL
+);
+CREATE OR REPLACE VIEW params AS
+SELECT run_id, point_id, k.name, json_extract(params, '$."' || k.name || '"') AS value
+FROM points, unnest(json_keys(points.params)) AS k(name);
 CREATE TABLE IF NOT EXISTS epoch_history (
     run_id VARCHAR NOT NULL,
     point_id VARCHAR NOT NULL,
@@ -237,15 +275,23 @@ class Store:
     # -- write side -------------------------------------------------------------------------------
 
     def start_run(
-        self, pipeline: str, config: dict[str, Any], dump: str, dump_sha256: str, code_version: str
+        self,
+        pipeline: str,
+        config: dict[str, Any],
+        dump: str,
+        dump_sha256: str,
+        code_version: str,
+        kind: str = "pipeline",
+        flow_run_id: str | None = None,
     ) -> str:
-        """Record a new run as 'running' and return its id."""
+        """Record a new run as 'running' and return its id; `kind='reference'` marks a baseline."""
         started = _utcnow()
         run_id = f"{started:%Y%m%d-%H%M%S}-{secrets.token_hex(3)}"
         with self._transaction() as con:
             con.execute(
                 "INSERT INTO runs (run_id, pipeline, dump, dump_sha256, code_version, host, cores, status, "
-                "started_at, config) VALUES (?, ?, ?, ?, ?, ?, ?, 'running', ?, ?)",
+                "started_at, config, dump_date, kind, flow_run_id) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, 'running', ?, ?, ?, ?, ?)",
                 [
                     run_id,
                     pipeline,
@@ -256,9 +302,24 @@ class Store:
                     os.cpu_count(),
                     started,
                     _json(config),
+                    dump_date(dump),
+                    kind,
+                    flow_run_id,
                 ],
             )
         return run_id
+
+    def add_artifacts(self, run_id: str, artifacts: Sequence[ArtifactRecord]) -> None:
+        """Record files a run produced; a path already recorded for this run is replaced."""
+        with self._transaction() as con:
+            _require_run(con, run_id)
+            for a in artifacts:
+                con.execute("DELETE FROM artifacts WHERE run_id = ? AND path = ?", [run_id, a.path])
+                con.execute(
+                    "INSERT INTO artifacts (run_id, point_id, path, kind, sha256, bytes) "
+                    "VALUES (?, ?, ?, ?, ?, ?)",
+                    [run_id, a.point_id, a.path, a.kind, a.sha256, a.bytes],
+                )
 
     def add_timings(self, run_id: str, timings: Sequence[StageTiming]) -> None:
         """Record stage costs; a (stage, point_id) already recorded for this run is replaced."""
@@ -375,6 +436,42 @@ class Store:
 
     def points(self, run_id: str) -> list[dict[str, Any]]:
         return self._dicts("SELECT * EXCLUDE (seq) FROM points WHERE run_id = ? ORDER BY seq", [run_id])
+
+    def artifacts(self, run_id: str) -> list[dict[str, Any]]:
+        return self._dicts(
+            "SELECT * EXCLUDE (run_id) FROM artifacts WHERE run_id = ? ORDER BY point_id NULLS FIRST, path",
+            [run_id],
+        )
+
+    def reference_runs(self, dump_sha256: str) -> list[dict[str, Any]]:
+        """Completed reference runs over the same dump bytes, newest first: the baselines a run is shown
+        against (a baseline on another dump would not be comparable)."""
+        return self._dicts(
+            "SELECT * FROM runs WHERE kind = ? AND dump_sha256 = ? AND status = 'completed' "
+            "ORDER BY started_at DESC, run_id DESC",
+            [REFERENCE_KIND, dump_sha256],
+        )
+
+    def pipeline_runs(self, pipeline: str) -> list[dict[str, Any]]:
+        """Completed non-reference runs of a pipeline, oldest first: the trend over successive dumps."""
+        return self._dicts(
+            "SELECT * FROM runs WHERE pipeline = ? AND kind <> ? AND status = 'completed' "
+            "ORDER BY started_at, run_id",
+            [pipeline, REFERENCE_KIND],
+        )
+
+    def export_parquet(self, out_dir: Path) -> list[Path]:
+        """Write every table and view as `<name>.parquet` (DuckDB's COPY), for tools that don't read
+        DuckDB files; returns the files written."""
+        out_dir.mkdir(parents=True, exist_ok=True)
+        written = []
+        for name in (*TABLES, *VIEWS):
+            path = out_dir / f"{name}.parquet"
+            self._con.execute(
+                f"COPY (SELECT * FROM {_identifier(name)}) TO {_literal(str(path))} (FORMAT parquet)"
+            )
+            written.append(path)
+        return written
 
     def epoch_history(self, run_id: str) -> list[dict[str, Any]]:
         """Per-epoch rows of a run (point_id, epoch, metric, value), in sweep order then epoch."""
