@@ -24,6 +24,7 @@ from plotly.colors import qualitative
 from plotly.offline import get_plotlyjs
 from plotly.subplots import make_subplots
 
+from tasks import subword, synthetic
 from tasks.store import ANALOGY_HEADLINE, SIMILARITY_HEADLINE, Store, headline_column
 
 ANALOGY_METHODS = ("3cosadd", "3cosmul")
@@ -362,8 +363,14 @@ def render_report(store: Store, run_id: str, out_dir: Path) -> Path:
     board = store.leaderboard(run_id)
     headlines = used_headlines(board, store.headlines(run_id))
     names = point_names(points)
+    structure = synthetic.report_rows(metrics, names)
+    structure_ids = {m["point_id"] for m in metrics if m["eval_set"].startswith(synthetic.EVAL_SET_PREFIX)}
+    probes = synthetic.probe_figure(store.epoch_history(run_id), names, structure_ids)
     template = _environment().get_template("report.html.j2")
     page = template.render(
+        synthetic_rows=structure,
+        synthetic_chart=_div(probes) if probes is not None else None,
+        subword_rows=subword.coverage_rows(metrics, names),
         run=run,
         summary=summary_rows(run, len(points)),
         config_json=json.dumps(run["config"], indent=2, ensure_ascii=False, sort_keys=True),
