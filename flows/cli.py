@@ -226,8 +226,8 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
         print(f"{name:<36} {m.method:>8}: {m.value:.4f}  ({seen})")
 
 
-def _query_model(args: argparse.Namespace) -> Path:
-    """--model, else the best point of the latest completed run in the results database."""
+def _query_model(args: argparse.Namespace, option: str = "--model") -> Path:
+    """--model (or the `option` naming it), else the best point of the latest completed run."""
     from tasks.config import load_settings
     from tasks.query import best_model
     from tasks.store import Store
@@ -235,7 +235,7 @@ def _query_model(args: argparse.Namespace) -> Path:
     if args.model:
         model = Path(args.model)
         if not model.is_file():
-            raise CliError(f"--model: vectors file not found: {model}")
+            raise CliError(f"{option}: vectors file not found: {model}")
         return model
     database = load_settings(_config_path(args.config)).database
     if not database.is_file():
@@ -278,6 +278,20 @@ def cmd_analogy(args: argparse.Namespace) -> None:
     model = _query_model(args)
     hits = analogy(load_vectors(model), args.a, args.b, args.c, args.method, args.n)
     _print_hits(model, {"a": args.a, "b": args.b, "c": args.c, "score": args.method}, hits, args.json)
+
+
+def cmd_export(args: argparse.Namespace) -> None:
+    from tasks.evaluate import load_keyed_vectors
+    from tasks.export import DEFAULT_TOP_N, export_vectors
+
+    top_n = DEFAULT_TOP_N if args.top_n is None else args.top_n
+    if top_n < 1:
+        raise CliError(f"--top-n must be at least 1, got {top_n}")
+    model = _query_model(args, option="MODEL")
+    result, cost = _measured(
+        lambda: export_vectors(load_keyed_vectors(model), args.format, Path(args.output), top_n=top_n)
+    )
+    _emit({"model": str(model), **asdict(result), **cost}, args.json)
 
 
 def cmd_report(args: argparse.Namespace) -> None:
@@ -389,6 +403,23 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--config", help="pipelines.yaml naming the results database")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_analogy)
+
+    p = sub.add_parser(
+        "export", help="write vectors for other tools: word2vec, gensim, TensorBoard, Keras/PyTorch"
+    )
+    p.add_argument("model", nargs="?", metavar="MODEL", help=model_help)
+    p.add_argument(
+        "--format",
+        required=True,
+        choices=["word2vec-txt", "word2vec-bin", "kv", "tensorboard", "embedding-matrix"],
+        help="tensorboard: tensors.tsv + metadata.tsv; embedding-matrix: embeddings.npy (row 0 = padding) "
+        "+ word2idx.json",
+    )
+    p.add_argument("-o", "--output", required=True, help="a file (word2vec-*, kv) or a folder (the others)")
+    p.add_argument("--top-n", type=int, help="tensorboard: the N most frequent words (default 10,000)")
+    p.add_argument("--config", help="pipelines.yaml naming the results database")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_export)
 
     p = sub.add_parser("results", help="every point of the latest run: params, status, cost, scores")
     p.add_argument("pipeline", nargs="?", help="latest run of this pipeline (default: of any)")
