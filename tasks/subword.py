@@ -3,10 +3,12 @@ their character n-grams, so more questions can be answered than with word vector
 
 Such scores are stored beside the plain ones in `metrics` with the method suffixed `+subword`
 (`3cosadd+subword`, `3cosmul+subword`, `spearman+subword`, `pearson+subword`): same eval set, category and
-rules, `coverage` = share of questions (pairs) whose every word has a vector, in the vocabulary or from
-n-grams. A word counts as having an n-gram vector only when at least one of its n-gram buckets was trained,
-i.e. is shared with some vocabulary word: gensim would return a vector for any string (its untrained buckets
-hold their random initial values), which would inflate coverage with noise. Answer candidates are the
+rules, and `coverage` counted as the rules count it (CA8: a, b and c of a question, both words of a
+pair) but with a word's vector taken from the vocabulary or else from its n-grams. A word counts as
+having an n-gram vector only when at least one of its n-gram buckets was trained, i.e. is shared with some
+vocabulary word: gensim would return a vector for any string (its untrained buckets hold their random
+initial values), which would inflate coverage with noise. (fastText's n-grams never include the bare
+boundary markers `<` and `>`, which every word would share.) Answer candidates are the
 vocabulary plus those eval words, so a question whose answer is out of the vocabulary can be answered.
 """
 
