@@ -159,16 +159,19 @@ def structure_metrics(
     known = [w for w in alphabet if w in vecs.index]
     rows = vecs.matrix[[vecs.index[w] for w in known]].astype(np.float64)
     cos = rows @ rows.T
-    where = np.array([position[w] for w in known])
+    where = np.array([position[w] for w in known], dtype=np.int64)
     left, right = np.triu_indices(len(known), k=1)
     alphabet_distance = np.abs(where[left] - where[right])
+    vector_distance = 1.0 - cos[left, right]
     total_pairs = len(alphabet) * (len(alphabet) - 1) // 2
-    rho = 0.0
-    if len(left) >= 2 and np.ptp(alphabet_distance) > 0:
-        rho = float(stats.spearmanr(1.0 - cos[left, right], alphabet_distance).statistic)
-    np.fill_diagonal(cos, -np.inf)
-    nearest = where[np.argmax(cos, axis=1)] if len(known) > 1 else where
-    near = int(np.sum((np.abs(nearest - where) <= neighbour_window) & (len(known) > 1)))
+    rho = 0.0  # undefined (too few pairs, or a constant side): no structure shown
+    if len(left) >= 2 and np.ptp(alphabet_distance) > 0 and np.ptp(vector_distance) > 0:
+        rho = float(stats.spearmanr(vector_distance, alphabet_distance).statistic)
+    near = 0
+    if len(known) > 1:
+        np.fill_diagonal(cos, -np.inf)
+        nearest = where[np.argmax(cos, axis=1)]
+        near = int(np.sum(np.abs(nearest - where) <= neighbour_window))
     name = eval_set(language)
     return [
         Metric(name, ALL, SPEARMAN_METHOD, RULES, rho, len(left), total_pairs),
