@@ -3,6 +3,7 @@ evaluation through subword vectors (an unseen word with trained n-grams counts i
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import numpy as np
@@ -12,8 +13,10 @@ from pydantic import ValidationError
 
 from tasks import stages
 from tasks.config import EvalSets, SegmentOptions, Sweep, TrainParams
-from tasks.records import StageTiming
+from tasks.records import Metric, PointResult, StageTiming
+from tasks.report import render_report
 from tasks.segment import segment_corpus
+from tasks.store import Store
 from tasks.subword import coverage_rows, load_fasttext, subword_words, trained_buckets
 from tasks.train import TrainTracking, gensim_kwargs
 
@@ -114,3 +117,28 @@ def test_coverage_rows_pair_plain_and_subword_scores() -> None:
             "subword": (0.07, 1.0),
         }
     ]
+
+
+def test_report_shows_subword_scores_apart_from_the_headlines(tmp_path: Path) -> None:
+    with Store(tmp_path / "r.duckdb") as store:
+        run_id = store.start_run("p", {}, "dump", "0" * 64, "code")
+        params = TrainParams(model="fasttext").model_dump(mode="json")
+        store.add_point(run_id, PointResult("ft", "fasttext-c13", params, "completed", 10, 100, "/v"))
+        store.add_metrics(
+            run_id,
+            "ft",
+            [
+                Metric("ca8_semantic", "all", "3cosadd", "ca8", 0.02, 30, 100, 1),
+                Metric("ca8_semantic", "all", "3cosadd+subword", "ca8", 0.07, 100, 100, 7),
+                Metric("wordsim240", "all", "spearman", "ca8", 0.25, 200, 240),
+                Metric("wordsim240", "all", "spearman+subword", "ca8", 0.3, 240, 240),
+            ],
+        )
+        store.finish_run(run_id, "completed")
+        page = render_report(store, run_id, tmp_path / "reports").read_text(encoding="utf-8")
+    section = page[page.index('id="subword"') : page.index("</section>", page.index('id="subword"'))]
+    text = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", section))
+    assert "ca8_semantic 3cosadd 2.0 % (cov 30.0 %) 7.0 % (cov 100.0 %)" in text
+    assert "wordsim240 spearman 0.250 (cov 83.3 %) 0.300 (cov 100.0 %)" in text
+    assert "+subword 3CosAdd" not in page and "ca8_semantic+subword" not in page  # not a headline column
+    assert 'id="synthetic"' not in page
