@@ -19,10 +19,11 @@ from tasks import baselines, stages
 from tasks import bench as bench_mod
 from tasks.config import ConfigError, Pipeline, load_settings
 from tasks.records import PointResult
-from tasks.store import Store
+from tasks.report import render_report
+from tasks.store import REFERENCE_KIND, Store
 from tasks.workspace import file_sha256
 
-SYSTEM_KEYS = ("tutorial", "word2vec_c")
+SYSTEM_KEYS = bench_mod.SYSTEMS[1:]
 
 
 def check_bench_points(name: str, pl: Pipeline) -> None:
@@ -76,7 +77,9 @@ def run_bench(
     corpus = preprocess(root, pl, files, dump_sha, workers)[2]  # done by the run above: found, not redone
     config = {"reference_of": run_id, "systems": list(systems), "dump": str(files.dump)}
     with Store(db) as store:
-        ref_id = store.start_run(f"{name}-baselines", config, str(files.dump), dump_sha, project_version())
+        ref_id = store.start_run(
+            f"{name}-baselines", config, str(files.dump), dump_sha, project_version(), kind=REFERENCE_KIND
+        )
     try:
         for params in pl.points():
             if "tutorial" in systems:
@@ -99,50 +102,14 @@ def run_bench(
                     store.add_metrics(ref_id, out.key, metrics)
         with Store(db) as store:
             store.finish_run(ref_id, "completed")
-            summary = comparison(store, run_id, ref_id)
-            sizes = measured_sizes(store, name)
-            if len(sizes) >= 2:
-                summary["projection"] = bench_mod.project(sizes, os.cpu_count() or 1)
+            summary = bench_mod.summary(store, run_id, ref_id, name)
+            render_report(store, run_id, settings.reports)  # now with the baselines as reference rows
     except BaseException as exc:
         with Store(db) as store:
             store.finish_run(ref_id, "failed", error=str(exc) or type(exc).__name__)
         raise
     create_markdown_artifact(bench_markdown(summary), key="bench", description=f"zhvec bench {run_id}")
     return {"run_id": run_id, "baselines_run_id": ref_id, **summary}
-
-
-def comparison(store: Store, run_id: str, ref_id: str) -> dict[str, Any]:
-    """The comparison of a bench, from what is stored for its two runs."""
-    ours_t = store.timings(run_id)
-    shared = bench_mod.run_level_stages(ours_t)
-    ours = bench_mod.points_of("zhvec", store.points(run_id), ours_t, store.metrics(run_id), shared)
-    ref_points = store.points(ref_id)
-    others = []
-    for system in SYSTEM_KEYS:
-        mine = [p for p in ref_points if p["params"].get("system") == system]
-        on_ours = shared if system == "word2vec_c" else None  # it trains on zhvec's corpus
-        others += bench_mod.points_of(system, mine, store.timings(ref_id), store.metrics(ref_id), on_ours)
-    return bench_mod.compare(ours, others)
-
-
-def measured_sizes(store: Store, pipeline: str) -> list[tuple[int, dict[str, float]]]:
-    """Stage walls of the newest completed run of `pipeline` on each distinct dump size (bz2 bytes read by
-    extract), for the projection; training per model."""
-    by_size: dict[int, dict[str, float]] = {}
-    for run in store.runs():  # newest first
-        if run["pipeline"] != pipeline or run["status"] != "completed":
-            continue
-        timings = store.timings(run["run_id"])
-        size = next((t["bytes_in"] for t in timings if t["stage"] == "extract" and t["point_id"] is None), 0)
-        if not size or size in by_size:
-            continue
-        walls = bench_mod.run_level_stages(timings)
-        models = {p["point_id"]: p["params"]["model"] for p in store.points(run["run_id"])}
-        for t in timings:
-            if t["stage"] == "train" and t["point_id"] in models:
-                walls[f"train {models[t['point_id']]}"] = float(t["wall_s"])
-        by_size[int(size)] = walls
-    return list(by_size.items())
 
 
 def bench_markdown(summary: dict[str, Any]) -> str:

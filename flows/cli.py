@@ -250,8 +250,8 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
         print(f"{name:<36} {m.method:>8}: {m.value:.4f}  ({seen})")
 
 
-def _query_model(args: argparse.Namespace) -> Path:
-    """--model, else the best point of the latest completed run in the results database."""
+def _query_model(args: argparse.Namespace, option: str = "--model") -> Path:
+    """--model (or the `option` naming it), else the best point of the latest completed run."""
     from tasks.config import load_settings
     from tasks.query import best_model
     from tasks.store import Store
@@ -259,7 +259,7 @@ def _query_model(args: argparse.Namespace) -> Path:
     if args.model:
         model = Path(args.model)
         if not model.is_file():
-            raise CliError(f"--model: vectors file not found: {model}")
+            raise CliError(f"{option}: vectors file not found: {model}")
         return model
     database = load_settings(_config_path(args.config)).database
     if not database.is_file():
@@ -319,16 +319,37 @@ def cmd_report(args: argparse.Namespace) -> None:
         print(render_report(store, run_id, settings.reports))
 
 
-def cmd_export(args: argparse.Namespace) -> None:
+def _export_parquet(args: argparse.Namespace) -> None:
     from tasks.config import load_settings
     from tasks.store import Store
 
+    if args.model or args.format or args.output:
+        raise CliError("--parquet exports the results database: give no MODEL, --format or -o with it")
     settings = load_settings(_config_path(args.config))
     if not settings.database.is_file():
         raise CliError(f"no results database yet: {settings.database} (run `zhvec run` first)")
     with Store(settings.database, read_only=True) as store:
         for path in store.export_parquet(Path(args.parquet)):
             print(path)
+
+
+def cmd_export(args: argparse.Namespace) -> None:
+    if args.parquet:
+        _export_parquet(args)
+        return
+    if not (args.format and args.output):
+        raise CliError("export needs --format and -o OUT (or --parquet DIR for the results database)")
+    from tasks.evaluate import load_keyed_vectors
+    from tasks.export import DEFAULT_TOP_N, export_vectors
+
+    top_n = DEFAULT_TOP_N if args.top_n is None else args.top_n
+    if top_n < 1:
+        raise CliError(f"--top-n must be at least 1, got {top_n}")
+    model = _query_model(args, option="MODEL")
+    result, cost = _measured(
+        lambda: export_vectors(load_keyed_vectors(model), args.format, Path(args.output), top_n=top_n)
+    )
+    _emit({"model": str(model), **asdict(result), **cost}, args.json)
 
 
 def cmd_serve(args: argparse.Namespace) -> None:
@@ -455,6 +476,25 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_bench)
 
+    p = sub.add_parser(
+        "export",
+        help="write vectors for other tools (word2vec, gensim, TensorBoard, Keras/PyTorch), or the results "
+        "database as Parquet",
+    )
+    p.add_argument("model", nargs="?", metavar="MODEL", help=model_help)
+    p.add_argument(
+        "--format",
+        choices=["word2vec-txt", "word2vec-bin", "kv", "tensorboard", "embedding-matrix"],
+        help="tensorboard: tensors.tsv + metadata.tsv; embedding-matrix: embeddings.npy (row 0 = padding) "
+        "+ word2idx.json",
+    )
+    p.add_argument("-o", "--output", help="a file (word2vec-*, kv) or a folder (the others)")
+    p.add_argument("--parquet", metavar="DIR", help="instead: every table and view as DIR/<name>.parquet")
+    p.add_argument("--top-n", type=int, help="tensorboard: the N most frequent words (default 10,000)")
+    p.add_argument("--config", help="pipelines.yaml naming the results database")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_export)
+
     p = sub.add_parser("results", help="every point of the latest run: params, status, cost, scores")
     p.add_argument("pipeline", nargs="?", help="latest run of this pipeline (default: of any)")
     p.add_argument("--config")
@@ -466,11 +506,6 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--pipeline", help="latest run of this pipeline")
     p.add_argument("--config")
     p.set_defaults(func=cmd_report)
-
-    p = sub.add_parser("export", help="write the results database's tables and views as Parquet files")
-    p.add_argument("--parquet", required=True, metavar="DIR", help="folder for <table>.parquet")
-    p.add_argument("--config")
-    p.set_defaults(func=cmd_export)
 
     p = sub.add_parser(
         "serve", help="run every pipeline with a `schedule:` on its cron (Prefect deployments)"

@@ -3,6 +3,8 @@ DuckDB → HTML report. It only sequences stages and records what they return; i
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import re
 from collections.abc import Iterator
@@ -129,20 +131,26 @@ def _points(
 
 
 def _record_point(
-    db: Path, run_id: str, pid: str, params: TrainParams, outcome: stages.PointOutput | Exception
+    db: Path,
+    run_id: str,
+    pid: str,
+    params: TrainParams,
+    outcome: stages.PointOutput | Exception,
+    language: str | None = None,
 ) -> None:
     logger = get_run_logger()
+    label = params.label() if language is None else f"{language}:{params.label()}"
     if isinstance(outcome, Exception):
-        logger.error("point %s failed: %s", params.label(), outcome)
+        logger.error("point %s failed: %s", label, outcome)
         error = str(outcome) or type(outcome).__name__
-        failed = PointResult(pid, params.label(), params.model_dump(mode="json"), "failed", error=error)
+        failed = PointResult(pid, label, params.model_dump(mode="json"), "failed", error=error)
         with Store(db) as store:
             store.add_point(run_id, failed)
         return
     model, scored, metrics = outcome.model, outcome.scored, outcome.metrics
     point = PointResult(
         point_id=pid,
-        label=params.label(),
+        label=label,
         params=params.model_dump(mode="json"),
         status="completed",
         vocab_size=int(model.stats["vocab_size"]),
@@ -151,7 +159,8 @@ def _record_point(
     )
     with Store(db) as store:
         store.add_point(run_id, point)
-        store.add_timings(run_id, [model.timing, scored.timing])
+        checked = [outcome.checked.timing] if outcome.checked is not None else []
+        store.add_timings(run_id, [model.timing, scored.timing, *checked])
         store.add_metrics(run_id, pid, metrics)
         store.add_epochs(run_id, pid, model.stats.get("epochs", []))
         vectors = {Path(model.path) / f: "vectors-" + f.rsplit(".", 1)[-1] for f in VECTOR_FILES}
@@ -159,9 +168,9 @@ def _record_point(
     headline = {
         m.eval_set: round(m.value, 4)
         for m in metrics
-        if m.category == "all" and m.method in ("3cosadd", "spearman")
+        if m.category == "all" and m.method in ("3cosadd", "spearman", "spearman-alphabet")
     }
-    logger.info("point %s: %s", params.label(), headline)
+    logger.info("point %s: %s", label, headline)
 
 
 def preprocess(
@@ -185,28 +194,40 @@ def run_pipeline(pipeline: str, config_path: str, dump: str | None = None) -> st
     check_inputs(name, pl)
     workers = pl.workers or os.cpu_count() or 1
     root, db = settings.workspace, settings.database
-    files = stages.fetch(root, pl.dump, pl.index)
-    dump_sha = file_sha256(files.dump)
+    if pl.dump is not None:
+        files = stages.fetch(root, pl.dump, pl.index)
+        source, dump_sha = str(pl.dump), file_sha256(files.dump)
+    else:  # a generated corpus: identified by its generator's settings
+        settings_json = json.dumps(pl.model_dump(mode="json")["synthetic"], sort_keys=True)
+        source, dump_sha = "synthetic", hashlib.sha256(settings_json.encode()).hexdigest()
     resolved = {
         "pipeline": name,
         **pl.model_dump(mode="json"),
         "points": [p.model_dump(mode="json") for p in pl.points()],
     }
     with Store(db) as store:
-        run_id = store.start_run(
-            name, resolved, str(pl.dump), dump_sha, project_version(), flow_run_id=flow_run.id
-        )
+        run_id = store.start_run(name, resolved, source, dump_sha, project_version(), flow_run_id=flow_run.id)
     logger.info("run %s: pipeline %s, %d sweep points, %d workers", run_id, name, len(pl.points()), workers)
     try:
-        text, simplified, corpus = preprocess(root, pl, files, dump_sha, workers)
+        if pl.synthetic is not None:
+            corpora = [stages.synthesize(root, pl.synthetic, lang) for lang in pl.synthetic.languages]
+            timings = [c.timing for c in corpora]
+        else:
+            text, simplified, corpus = preprocess(root, pl, files, dump_sha, workers)
+            corpora, timings = [corpus], [text.timing, simplified.timing, corpus.timing]
         with Store(db) as store:
-            store.add_timings(run_id, [text.timing, simplified.timing, corpus.timing])
+            store.add_timings(run_id, timings)
         track = stages.tracking(pl.evaluate, pl.sweep)
-        total = len(pl.points())
+        total = len(pl.points()) * len(corpora)
         progress = create_progress_artifact(0.0, description=f"sweep points done of {total} ({name})")
-        for done, (params, outcome) in enumerate(_points(settings, root, corpus, pl, track), start=1):
-            _record_point(db, run_id, stages.point_id(corpus, params, track), params, outcome)
-            update_progress_artifact(progress, 100.0 * done / total)
+        done = 0
+        for corpus in corpora:  # one corpus, or one per synthetic language
+            language = corpus.stats.get("language")
+            for params, outcome in _points(settings, root, corpus, pl, track):
+                pid = stages.point_id(corpus, params, track)
+                _record_point(db, run_id, pid, params, outcome, language)
+                done += 1
+                update_progress_artifact(progress, 100.0 * done / total)
         with Store(db) as store:
             store.finish_run(run_id, "completed")
             report = render_report(store, run_id, settings.reports)

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from statistics import mean
 from typing import Any
 
-from tasks.store import DEFAULT_HEADLINES
+from tasks.store import DEFAULT_HEADLINES, Store
 
 PREPROCESS = ("extract", "convert", "segment")
 SYSTEMS = ("zhvec", "tutorial", "word2vec_c")
@@ -187,44 +187,116 @@ def project(
     }
 
 
-def _table_row(label: str, values: Sequence[float | None], fmt: str, ratio: float | None = None) -> str:
-    cells = "".join(f"{v:>13{fmt}}" if v is not None else " " * 13 for v in values)
-    return f"  {label:<28}{cells}" + (f"   x{ratio}" if ratio else "")
+def _cell(value: float | None, fmt: str) -> str:
+    return "" if value is None else format(value, fmt)
 
 
-def _model_rows(row: dict[str, Any]) -> list[str]:
+def model_table(row: dict[str, Any]) -> tuple[list[str], list[tuple[str, list[str], str]]]:
+    """One model's comparison as (system names, rows of (label, formatted cells, zhvec speed-up)), shared
+    by the CLI table and the report."""
     systems, speed = row["systems"], row.get("speedup", {})
     names = [s for s in SYSTEMS if s in systems]
-    rows = []
+
+    def add(label: str, values: list[Any], fmt: str, ratio: float | None = None) -> None:
+        rows.append((label, [_cell(v, fmt) for v in values], f"x{ratio}" if ratio else ""))
+
+    rows: list[tuple[str, list[str], str]] = []
     for stage in (*PREPROCESS, "train"):
-        values = [systems[n]["stages_s"].get(stage) for n in names]
-        rows.append(_table_row(f"{stage} s", values, ",.1f", speed.get(stage)))
-    for label, key, fmt in (
-        ("preprocess s", "preprocess_s", ",.1f"),
-        ("end to end s", "end_to_end_s", ",.1f"),
-        ("train words/s", "train_words_per_s", ",.0f"),
-    ):
-        rows.append(_table_row(label, [systems[n][key] for n in names], fmt, speed.get(key[:-2])))
+        add(f"{stage} s", [systems[n]["stages_s"].get(stage) for n in names], ",.1f", speed.get(stage))
+    add("preprocess s", [systems[n]["preprocess_s"] for n in names], ",.1f", speed.get("preprocess"))
+    add("end to end s", [systems[n]["end_to_end_s"] for n in names], ",.1f", speed.get("end_to_end"))
+    add("train words/s", [systems[n]["train_words_per_s"] for n in names], ",.0f")
     for key in systems["zhvec"]["scores"]:
-        rows.append(_table_row(key, [systems[n]["scores"].get(key) for n in names], ".2f"))
-        rows.append(_table_row("  coverage", [systems[n]["coverage"].get(key) for n in names], ".4f"))
-    rows.append(_table_row("mean of the headline scores", [systems[n]["mean_score"] for n in names], ".2f"))
+        add(key, [systems[n]["scores"].get(key) for n in names], ".2f")
+        add("  coverage", [systems[n]["coverage"].get(key) for n in names], ".4f")
+    add("mean of the headline scores", [systems[n]["mean_score"] for n in names], ".2f")
+    return names, rows
+
+
+def verdicts(row: dict[str, Any]) -> list[str]:
+    """The quality verdict against the tutorial and gensim's speed against word2vec.c, as sentences."""
+    out = []
     if "quality" in row:
         q = row["quality"]
-        rows.append(
-            f"  vs tutorial: mean {q['mean_diff_points']:+.2f} points, coverage at least: "
-            f"{q['coverage_at_least']}, none 2 points below: {q['none_2_below']}"
+        out.append(
+            f"vs tutorial: mean {q['mean_diff_points']:+.2f} points, coverage at least the tutorial's on "
+            f"every set: {q['coverage_at_least']}, no score 2 points below: {q['none_2_below']}"
         )
     if row.get("gensim_vs_word2vec_c"):
-        rows.append(f"  gensim training speed / word2vec.c: x{row['gensim_vs_word2vec_c']}")
-    return [f"{'':<30}" + "".join(f"{n:>13}" for n in names) + "   zhvec speed-up", *rows]
+        out.append(f"gensim training speed / word2vec.c: x{row['gensim_vs_word2vec_c']}")
+    return out
+
+
+def projection_rows(projection: dict[str, Any]) -> tuple[list[str], list[tuple[str, list[str]]]]:
+    """The projection as (core counts, rows of (stage, hours per core count)), the last row the total."""
+    cores = list(projection["total_hours"])
+    items = [*projection["hours"].items(), ("total", projection["total_hours"])]
+    return cores, [(stage, [f"{hours[c]:.2f}" for c in cores]) for stage, hours in items]
+
+
+def comparison(store: Store, run_id: str, ref_id: str) -> dict[str, Any]:
+    """The comparison of a bench, from what is stored for zhvec's run and its baselines run."""
+    ours_t = store.timings(run_id)
+    shared = run_level_stages(ours_t)
+    ours = points_of("zhvec", store.points(run_id), ours_t, store.metrics(run_id), shared)
+    ref_points, ref_t, ref_m = store.points(ref_id), store.timings(ref_id), store.metrics(ref_id)
+    others = []
+    for system in SYSTEMS[1:]:
+        mine = [p for p in ref_points if p["params"].get("system") == system]
+        on_ours = shared if system == "word2vec_c" else None  # it trains on zhvec's corpus
+        others += points_of(system, mine, ref_t, ref_m, on_ours)
+    return compare(ours, others)
+
+
+def measured_sizes(store: Store, pipeline: str) -> list[tuple[int, dict[str, float]]]:
+    """Stage walls of the newest completed run of `pipeline` on each distinct dump size (bz2 bytes read by
+    extract), for the projection; training per model."""
+    by_size: dict[int, dict[str, float]] = {}
+    for run in store.runs():  # newest first
+        if run["pipeline"] != pipeline or run["status"] != "completed":
+            continue
+        timings = store.timings(run["run_id"])
+        size = next((t["bytes_in"] for t in timings if t["stage"] == "extract" and t["point_id"] is None), 0)
+        if not size or size in by_size:
+            continue
+        walls = run_level_stages(timings)
+        models = {p["point_id"]: p["params"]["model"] for p in store.points(run["run_id"])}
+        for t in timings:
+            if t["stage"] == "train" and t["point_id"] in models:
+                walls[f"train {models[t['point_id']]}"] = float(t["wall_s"])
+        by_size[int(size)] = walls
+    return list(by_size.items())
+
+
+def summary(store: Store, run_id: str, ref_id: str, pipeline: str) -> dict[str, Any]:
+    """The comparison, plus the projection when runs of `pipeline` on two dump sizes are stored."""
+    result = comparison(store, run_id, ref_id)
+    sizes = measured_sizes(store, pipeline)
+    if len(sizes) >= 2:
+        cores = next((r["cores"] for r in store.runs() if r["run_id"] == run_id), None) or 1
+        result["projection"] = project(sizes, int(cores))
+    return result
+
+
+def summary_for_run(store: Store, run: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The bench summary of a run that a completed baselines run refers to (`config.reference_of`)."""
+    for ref in store.reference_runs(run["dump_sha256"]):
+        if ref["config"].get("reference_of") == run["run_id"]:
+            return summary(store, run["run_id"], ref["run_id"], run["pipeline"])
+    return None
 
 
 def format_comparison(summary: dict[str, Any]) -> str:
     """The comparison as the plain-text table `zhvec bench` prints."""
     out = []
     for model, row in summary["models"].items():
-        out += [f"model {model}", *_model_rows(row)]
+        names, rows = model_table(row)
+        out.append(f"model {model:<24}" + "".join(f"{n:>13}" for n in names) + "   zhvec speed-up")
+        out += [
+            f"  {label:<28}" + "".join(f"{c:>13}" for c in cells) + f"   {ratio}"
+            for label, cells, ratio in rows
+        ]
+        out += [f"  {v}" for v in verdicts(row)]
     if "sweep" in summary:
         sw = summary["sweep"]
         out.append(
@@ -233,12 +305,11 @@ def format_comparison(summary: dict[str, Any]) -> str:
         )
     if "projection" in summary:
         pr = summary["projection"]
-        cores = list(pr["total_hours"])
+        cores, prows = projection_rows(pr)
         sizes = " and ".join(f"{b / 1e6:.1f}" for b in pr["measured_bz2_bytes"])
         out.append(
             f"projection to {pr['target_bz2_bytes'] / 1e9:.1f} GB of bz2, hours (from {sizes} MB dumps):"
         )
         out.append(f"  {'stage':<28}" + "".join(f"{c + ' cores':>13}" for c in cores))
-        for stage, hours in [*pr["hours"].items(), ("total", pr["total_hours"])]:
-            out.append(_table_row(stage, [hours[c] for c in cores], ".2f"))
+        out += [f"  {stage:<28}" + "".join(f"{h:>13}" for h in hours) for stage, hours in prows]
     return "\n".join(out)

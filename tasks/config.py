@@ -46,10 +46,20 @@ class SegmentOptions(Strict):
     )
 
 
-class TrainParams(Strict):
-    """One sweep point: the word2vec.c knobs gensim exposes."""
+# fastText's character n-grams: Chinese words are 1–4 characters, so n-grams of 1–3 characters of `<word>`
+# (gensim adds the `<` `>` boundaries) hold the characters and character pairs, like CWE's character contexts.
+FASTTEXT_MIN_N = 1
+FASTTEXT_MAX_N = 3
+FASTTEXT_BUCKET = 2_000_000  # gensim's and fastText's default number of n-gram hash buckets
+FASTTEXT_ONLY = ("min_n", "max_n", "bucket")
 
-    model: Literal["sg", "cbow"] = "sg"
+
+class TrainParams(Strict):
+    """One sweep point: the word2vec.c knobs gensim exposes; `model: fasttext` is gensim's FastText
+    (skip-gram plus character n-grams `min_n`..`max_n` hashed into `bucket` rows), the only model those
+    three keys apply to."""
+
+    model: Literal["sg", "cbow", "fasttext"] = "sg"
     hs: Literal[0, 1] = 0
     vector_size: int = Field(100, ge=1)
     window: int = Field(5, ge=1)
@@ -62,6 +72,15 @@ class TrainParams(Strict):
     min_alpha: float = Field(0.0001, ge=0)
     seed: int = 1
     workers: int | None = Field(None, ge=1, description="threads; null = os.cpu_count()")
+    min_n: int | None = Field(
+        None, ge=1, description=f"fasttext: shortest char n-gram (null: {FASTTEXT_MIN_N})"
+    )
+    max_n: int | None = Field(
+        None, ge=1, description=f"fasttext: longest char n-gram (null: {FASTTEXT_MAX_N})"
+    )
+    bucket: int | None = Field(
+        None, ge=1, description=f"fasttext: n-gram hash buckets (null: {FASTTEXT_BUCKET:,})"
+    )
 
     @model_validator(mode="after")
     def _needs_an_objective(self) -> TrainParams:
@@ -69,12 +88,30 @@ class TrainParams(Strict):
             raise ValueError("hs or negative must be > 0 (both are 0: nothing to train)")
         if self.min_alpha > self.alpha:
             raise ValueError(f"min_alpha ({self.min_alpha}) must not exceed alpha ({self.alpha})")
+        given = [k for k in FASTTEXT_ONLY if getattr(self, k) is not None]
+        if self.model != "fasttext" and given:
+            raise ValueError(
+                f"{', '.join(given)} apply to model fasttext only (character n-grams); "
+                f"remove them from this {self.model} point"
+            )
+        if self.model == "fasttext" and self.ngram_range()[0] > self.ngram_range()[1]:
+            raise ValueError(
+                f"min_n ({self.ngram_range()[0]}) must not exceed max_n ({self.ngram_range()[1]})"
+            )
         return self
+
+    def ngram_range(self) -> tuple[int, int]:
+        """fastText's (min_n, max_n), defaults filled in."""
+        return (
+            FASTTEXT_MIN_N if self.min_n is None else self.min_n,
+            FASTTEXT_MAX_N if self.max_n is None else self.max_n,
+        )
 
     def label(self) -> str:
         """Short human name, e.g. `sg-d100-w5-n5`."""
         obj = f"n{self.negative}" if self.negative else "hs"
-        return f"{self.model}-d{self.vector_size}-w{self.window}-{obj}-e{self.epochs}"
+        ngrams = "-c{}{}".format(*self.ngram_range()) if self.model == "fasttext" else ""
+        return f"{self.model}{ngrams}-d{self.vector_size}-w{self.window}-{obj}-e{self.epochs}"
 
 
 # Pairs whose cosine is tracked per epoch: near neighbours of several kinds, all in the sample's vocabulary.
@@ -156,12 +193,38 @@ class EvalSets(Strict):
     )
 
 
+class SyntheticOptions(Strict):
+    """A generated corpus instead of a dump (tasks/synthetic.py): languages whose structure is known."""
+
+    languages: tuple[Literal["random", "proximity"], ...] = ("random", "proximity")
+    sentences: int = Field(10000, ge=1, description="sentences per language")
+    sentence_length: int = Field(20, ge=2, description="words per sentence")
+    vocabulary: int = Field(26, ge=3, le=1_000_000, description="words: aaa … zzz for 26")
+    neighbour_window: int = Field(
+        3, ge=1, description="proximity: the next word is at most this many alphabet positions away"
+    )
+    seed: int = 1
+
+    @model_validator(mode="after")
+    def _sensible(self) -> SyntheticOptions:
+        if not self.languages or len(set(self.languages)) != len(self.languages):
+            raise ValueError(f"languages must be distinct and non-empty, got {list(self.languages)}")
+        if self.neighbour_window >= self.vocabulary - 1:
+            raise ValueError(
+                f"neighbour_window ({self.neighbour_window}) must be < vocabulary - 1 "
+                f"({self.vocabulary - 1}), else every word is every word's neighbour"
+            )
+        return self
+
+
 class Pipeline(Strict):
     description: str = ""
-    dump: Path | str = Field(
+    dump: Path | str | None = Field(
+        None,
         description="the dump file, or an http(s) URL: downloaded (resumably) into <workspace>/dumps and "
-        "checked against the sha1sums/md5sums file published beside it"
+        "checked against the sha1sums/md5sums file published beside it",
     )
+    synthetic: SyntheticOptions | None = Field(None, description="generate the corpus instead of a dump")
     index: Path | None = Field(None, description="multistream index; found next to the dump when omitted")
     workers: int | None = Field(None, ge=1, description="processes per stage; null = os.cpu_count()")
     extract: ExtractOptions = ExtractOptions()
@@ -198,6 +261,14 @@ class Pipeline(Strict):
                 f"not a valid cron expression: {value!r} (minute hour day month weekday)"
             ) from None
         return value
+
+    @model_validator(mode="after")
+    def _one_source(self) -> Pipeline:
+        if (self.dump is None) == (self.synthetic is None):
+            raise ValueError(
+                "give exactly one of `dump` (a Wikipedia dump) or `synthetic` (a generated corpus)"
+            )
+        return self
 
     @field_validator("dump", mode="before")
     @classmethod

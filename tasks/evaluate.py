@@ -138,15 +138,20 @@ def _vector_format(path: Path) -> Literal["kv", "text", "binary"]:
     return "text" if len(values) == dim else "binary"
 
 
-def load_vectors(path: Path) -> Vectors:
-    """word2vec text or binary (compressed too, via gensim) or a gensim `.kv` file, in file order."""
+def load_keyed_vectors(path: Path) -> KeyedVectors:
+    """word2vec text or binary (compressed too, via gensim) or a gensim `.kv` file, as gensim loads it."""
     kind = _vector_format(path)
     if kind == "kv":
         kv = KeyedVectors.load(str(path))
         if not isinstance(kv, KeyedVectors):
             raise ValueError(f"{path}: holds a {type(kv).__name__}, not gensim KeyedVectors")
-    else:
-        kv = KeyedVectors.load_word2vec_format(str(path), binary=kind == "binary")
+        return kv
+    return KeyedVectors.load_word2vec_format(str(path), binary=kind == "binary")
+
+
+def load_vectors(path: Path) -> Vectors:
+    """`load_keyed_vectors`, rows normalised, in file order."""
+    kv = load_keyed_vectors(path)
     return vectors_from(list(kv.index_to_key), kv.vectors)
 
 

@@ -22,7 +22,9 @@ from markupsafe import Markup
 from plotly.offline import get_plotlyjs
 from plotly.subplots import make_subplots
 
+from tasks import bench as bench_mod
 from tasks import report_sections as sections
+from tasks import subword, synthetic
 from tasks.evaluate import load_vectors
 from tasks.report_sections import chart_text as _chart_text
 from tasks.report_sections import color as _color
@@ -361,6 +363,22 @@ def _headline_titles(headlines: Sequence[tuple[str, str]]) -> list[str]:
     return [f"{s} {METHOD_NAMES.get(m, m)}" for s, m in headlines]
 
 
+def bench_view(summary: dict[str, Any] | None) -> dict[str, Any] | None:
+    """`zhvec bench`'s comparison, laid out for the template (the same cells the CLI prints)."""
+    if summary is None:
+        return None
+    models = []
+    for model, row in summary["models"].items():
+        names, rows = bench_mod.model_table(row)
+        models.append({"model": model, "systems": names, "rows": rows, "verdicts": bench_mod.verdicts(row)})
+    view: dict[str, Any] = {"models": models, "sweep": summary.get("sweep")}
+    if "projection" in summary:
+        pr = summary["projection"]
+        cores, hours = bench_mod.projection_rows(pr)
+        view["projection"] = {**pr, "cores": cores, "rows": hours}
+    return view
+
+
 def render_report(store: Store, run_id: str, out_dir: Path) -> Path:
     """Write `out_dir/<pipeline>/<run_id>/index.html`, refresh `out_dir/index.html`, return the run page."""
     run = next((r for r in store.runs() if r["run_id"] == run_id), None)
@@ -378,8 +396,15 @@ def render_report(store: Store, run_id: str, out_dir: Path) -> Path:
     refs = sections.reference_points(store, run["dump_sha256"])
     best = sections.best_point(board, headlines)
     vectors_dir = {p["point_id"]: p["vectors_dir"] for p in points}.get(best["point_id"], "") if best else ""
+    structure = synthetic.report_rows(metrics, names)
+    structure_ids = {m["point_id"] for m in metrics if m["eval_set"].startswith(synthetic.EVAL_SET_PREFIX)}
+    probes = synthetic.probe_figure(store.epoch_history(run_id), names, structure_ids)
     template = _environment().get_template("report.html.j2")
     page = template.render(
+        bench=bench_view(bench_mod.summary_for_run(store, run)),
+        synthetic_rows=structure,
+        synthetic_chart=_div(probes) if probes is not None else None,
+        subword_rows=subword.coverage_rows(metrics, names),
         run=run,
         summary=summary_rows(run, len(points)),
         config_json=json.dumps(run["config"], indent=2, ensure_ascii=False, sort_keys=True),

@@ -19,9 +19,11 @@ from tasks import evaluate as evaluate_mod
 from tasks import extract as extract_mod
 from tasks import fetch as fetch_mod
 from tasks import segment as segment_mod
+from tasks import subword as subword_mod
+from tasks import synthetic as synthetic_mod
 from tasks import train as train_mod
 from tasks import wikitext as wikitext_mod
-from tasks.config import EvalSets, ExtractOptions, SegmentOptions, Sweep, TrainParams
+from tasks.config import EvalSets, ExtractOptions, SegmentOptions, Sweep, SyntheticOptions, TrainParams
 from tasks.measure import measure
 from tasks.records import Metric, StageTiming
 from tasks.workspace import StageDir, code_version, file_sha256, stage_key, write_json_atomic
@@ -161,6 +163,63 @@ def segment(
     return run_stage(root, "segment", inputs, params, code, body)
 
 
+@task(name="synthesize", cache_policy=NO_CACHE, task_run_name="synthesize-{language}")
+def synthesize(root: Path, options: SyntheticOptions, language: synthetic_mod.Language) -> StageOutput:
+    """Generate one synthetic language as a corpus stage: the train stage reads it like a segmented dump."""
+
+    def body(out: Path) -> tuple[dict[str, Any], dict[str, Any]]:
+        stats = synthetic_mod.write_corpus(
+            language,
+            out,
+            sentences=options.sentences,
+            sentence_length=options.sentence_length,
+            vocabulary=options.vocabulary,
+            neighbour_window=options.neighbour_window,
+            seed=options.seed,
+            corpus_name=CORPUS,
+        )
+        io = {"bytes_in": 0, "bytes_out": stats.bytes_out, "items": stats.tokens, "item_unit": "tokens"}
+        stats_dict = asdict(stats) | {"neighbour_window": options.neighbour_window}
+        return stats_dict, io
+
+    params = _jsonable(options) | {"language": language}
+    del params["languages"]  # one language per stage: the others must not change its key
+    stage = f"synthesize-{language}"  # one stage name per language: each has its own timing row
+    return run_stage(root, stage, [], params, code_version(synthetic_mod), body)
+
+
+@task(name="structure", cache_policy=NO_CACHE)
+def structure(root: Path, model: StageOutput, corpus: StageOutput) -> tuple[StageOutput, list[Metric]]:
+    """Score a synthetic language's vectors against its alphabet (tasks/synthetic.py)."""
+    vectors = Path(model.path) / "vectors.kv"
+    alphabet = Path(corpus.path) / synthetic_mod.ALPHABET_FILE
+
+    def body(out: Path) -> tuple[dict[str, Any], dict[str, Any]]:
+        metrics = synthetic_mod.structure_metrics(
+            evaluate_mod.load_vectors(vectors),
+            synthetic_mod.read_alphabet(alphabet),
+            str(corpus.stats["language"]),
+            int(corpus.stats["neighbour_window"]),
+        )
+        write_json_atomic(out / METRICS, {"metrics": [m.as_dict() for m in metrics]})
+        io = {
+            "bytes_in": vectors.stat().st_size,
+            "bytes_out": (out / METRICS).stat().st_size,
+            "items": sum(m.total for m in metrics if m.method == synthetic_mod.SPEARMAN_METHOD),
+            "item_unit": "pairs",
+        }
+        return {"metrics": len(metrics)}, io
+
+    code = code_version(synthetic_mod, evaluate_mod)
+    out = run_stage(root, "structure", [model.key], {}, code, body, point_id=model.key)
+    return out, _saved_metrics(out)
+
+
+def _saved_metrics(out: StageOutput) -> list[Metric]:
+    saved = (Path(out.path) / METRICS).read_text(encoding="utf-8")
+    return [Metric(**m) for m in json.loads(saved)["metrics"]]
+
+
 TRACKED_SETS = ("ca_translated", "wordsim240")  # the quick per-epoch eval, when the pipeline has them
 
 
@@ -215,10 +274,13 @@ def train(
 @task(name="evaluate", cache_policy=NO_CACHE)
 def evaluate(root: Path, model: StageOutput, sets: EvalSets) -> tuple[StageOutput, list[Metric]]:
     vectors = Path(model.path) / "vectors.kv"
+    subword = model.stats.get("model") == "fasttext"
 
     def body(out: Path) -> tuple[dict[str, Any], dict[str, Any]]:
         vecs = evaluate_mod.load_vectors(vectors)
         metrics = evaluate_mod.evaluate_all(vecs, dict(sets.analogy), dict(sets.similarity))
+        if subword:  # the same sets again, unseen words answered from their n-grams (tasks/subword.py)
+            metrics += subword_mod.evaluate_subword(vectors, dict(sets.analogy), dict(sets.similarity))
         write_json_atomic(out / METRICS, {"metrics": [m.as_dict() for m in metrics]})
         io = {
             "bytes_in": vectors.stat().st_size,
@@ -231,10 +293,9 @@ def evaluate(root: Path, model: StageOutput, sets: EvalSets) -> tuple[StageOutpu
     files = [*sets.analogy.values(), *sets.similarity.values()]
     inputs = [model.key, *(f"{p.name}:{file_sha256(p)}" for p in files)]
     params = {"analogy": sorted(sets.analogy), "similarity": sorted(sets.similarity)}
-    out = run_stage(root, "evaluate", inputs, params, code_version(evaluate_mod), body, point_id=model.key)
-    saved = (Path(out.path) / METRICS).read_text(encoding="utf-8")
-    metrics = [Metric(**m) for m in json.loads(saved)["metrics"]]
-    return out, metrics
+    code = code_version(evaluate_mod, *([subword_mod] if subword else []))
+    out = run_stage(root, "evaluate", inputs, params, code, body, point_id=model.key)
+    return out, _saved_metrics(out)
 
 
 @dataclass(frozen=True)
@@ -244,6 +305,7 @@ class PointOutput:
     model: StageOutput
     scored: StageOutput
     metrics: list[Metric]
+    checked: StageOutput | None = None  # the structure check, for a synthetic language
 
 
 @task(name="point", cache_policy=NO_CACHE, retries=1, task_run_name="point-{params.model}-w{params.window}")
@@ -258,7 +320,10 @@ def point(
     failure is retried once (a finished train stage is reused by the retry)."""
     model = train.fn(root, corpus, params, track)
     scored, metrics = evaluate.fn(root, model, sets)
-    return PointOutput(model, scored, metrics)
+    if "language" not in corpus.stats:
+        return PointOutput(model, scored, metrics)
+    checked, found = structure.fn(root, model, corpus)
+    return PointOutput(model, scored, [*metrics, *found], checked)
 
 
 @task(name="tutorial", cache_policy=NO_CACHE, task_run_name="tutorial-{model}")

@@ -20,7 +20,11 @@ open for writing. Tables:
 `metrics` — one row per score; PK (run_id, point_id, eval_set, category, method, rules).
     run_id, point_id, eval_set, category ('all' = whole file), method ('3cosadd', '3cosmul', 'spearman'),
     rules, value (accuracy as a fraction, or the correlation), seen, total, correct (NULL for similarity),
-    coverage (seen / total).
+    coverage (seen / total). fastText points add the same rows with method '<method>+subword': unseen words
+    answered from their character n-grams, coverage counted with those vectors (tasks/subword.py).
+    Synthetic languages: eval_set 'synthetic-<language>', rules 'alphabet', method 'spearman-alphabet'
+    (ρ of cosine distance vs alphabet distance over word pairs) and 'neighbour-alphabet' (share of words
+    whose nearest neighbour is an alphabet neighbour) (tasks/synthetic.py).
 `epoch_history` — per-epoch tracking of a point, long format: run_id, point_id, epoch (1-based), metric
     ('loss' = that epoch's share of gensim's loss, 'seconds' = its training time, '<set>_3cosadd',
     '<set>_spearman', 'probe:<w1>|<w2>' = cosine), value.

@@ -1,4 +1,5 @@
-"""Word2Vec training through gensim's C routines (`corpus_file` mode), one model per sweep point."""
+"""Word2Vec and FastText training through gensim's C routines (`corpus_file` mode), one model per sweep
+point."""
 
 from __future__ import annotations
 
@@ -10,12 +11,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from gensim.models import Word2Vec
+from gensim.models import FastText, Word2Vec
 from gensim.models.callbacks import CallbackAny2Vec
 from gensim.models.word2vec import FAST_VERSION
 
 from tasks import evaluate as evaluate_mod
-from tasks.config import DEFAULT_PROBES, TrainParams
+from tasks.config import DEFAULT_PROBES, FASTTEXT_BUCKET, TrainParams
 from tasks.errors import InputError
 from tasks.workspace import atomic_path
 
@@ -63,15 +64,19 @@ class _EpochTracker(CallbackAny2Vec):  # type: ignore[misc]
     def on_epoch_end(self, model: Word2Vec) -> None:
         seconds = time.perf_counter() - self._start
         self._epoch += 1
-        loss = float(model.get_latest_training_loss())
-        values = {"loss": loss - self._loss, "seconds": seconds}
-        self._loss = loss
+        values = {"seconds": seconds}
+        if not isinstance(model, FastText):  # gensim keeps no loss for FastText: no row rather than 0s
+            loss = float(model.get_latest_training_loss())
+            values["loss"] = loss - self._loss
+            self._loss = loss
         start = time.perf_counter()
         values.update(self._scores(model))
         self.tracking_seconds += time.perf_counter() - start
         self.rows += [{"epoch": self._epoch, "metric": k, "value": float(v)} for k, v in values.items()]
 
     def _scores(self, model: Word2Vec) -> dict[str, float]:
+        if isinstance(model, FastText):  # its word vectors are only summed with their n-grams after train()
+            model.wv.adjust_vectors()
         vecs = evaluate_mod.vectors_from(model.wv.index_to_key, model.wv.vectors)
         scores: dict[str, float] = {}
         for name, aset in self.analogies.items():
@@ -105,12 +110,19 @@ class TrainStats:
     words_per_s: float
     effective_words_per_s: float
     epochs: list[dict[str, Any]]
+    model: str  # sg, cbow or fasttext: tells evaluation whether n-gram vectors exist
 
 
 def gensim_kwargs(params: TrainParams) -> dict[str, object]:
-    """Map our sweep point to gensim's argument names (word2vec.c's `-cbow 0` is gensim's `sg=1`)."""
+    """Map our sweep point to gensim's argument names (word2vec.c's `-cbow 0` is gensim's `sg=1`);
+    fasttext trains skip-gram, fastText's own default for unsupervised vectors."""
+    ngrams: dict[str, object] = {}
+    if params.model == "fasttext":
+        min_n, max_n = params.ngram_range()
+        ngrams = {"min_n": min_n, "max_n": max_n, "bucket": params.bucket or FASTTEXT_BUCKET}
     return {
-        "sg": 1 if params.model == "sg" else 0,
+        **ngrams,
+        "sg": 0 if params.model == "cbow" else 1,
         "hs": params.hs,
         "vector_size": params.vector_size,
         "window": params.window,
@@ -129,7 +141,8 @@ def gensim_kwargs(params: TrainParams) -> dict[str, object]:
 def train_word2vec(
     corpus: Path, params: TrainParams, out_dir: Path, tracking: TrainTracking | None = None
 ) -> TrainStats:
-    """Train on `corpus` (one sentence per line) and save KeyedVectors plus word2vec text and binary.
+    """Train on `corpus` (one sentence per line) and save KeyedVectors plus word2vec text and binary
+    (for fasttext the `.kv` keeps the n-gram vectors, so unseen words get vectors; the others: words only).
 
     With `tracking`, loss, quick eval scores and probe cosines are taken after every epoch (`epochs` rows).
     """
@@ -141,7 +154,7 @@ def train_word2vec(
         raise TrainError(f"{corpus}: corpus file is missing or empty")
     logging.getLogger("gensim").setLevel(logging.WARNING)
     kwargs = gensim_kwargs(params)
-    model = Word2Vec(**kwargs)  # type: ignore[arg-type]
+    model = (FastText if params.model == "fasttext" else Word2Vec)(**kwargs)  # type: ignore[arg-type]
     model.build_vocab(corpus_file=str(corpus))
     if len(model.wv) == 0:
         raise TrainError(f"{corpus}: no word reaches min_count={params.min_count}")
@@ -180,4 +193,5 @@ def train_word2vec(
         words_per_s=round(trained / train_seconds, 1),
         effective_words_per_s=round(effective / train_seconds, 1),
         epochs=tracker.rows if tracker else [],
+        model=params.model,
     )

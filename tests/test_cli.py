@@ -10,6 +10,7 @@ import pytest
 from flows.cli import main
 
 REPO = Path(__file__).resolve().parents[1]
+KNOWN = "sample, sample-fasttext, sample-nodict, synthetic, zhwiki"  # the pipelines in pipelines.yaml
 
 
 def config(tmp_path: Path, body: str) -> Path:
@@ -36,7 +37,7 @@ def test_missing_dump(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Non
 def test_unknown_pipeline(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     code, err = run_cli(["run", "nope", "--config", str(REPO / "pipelines.yaml")], capsys)
     assert code == 2
-    assert err == "zhvec run: error: unknown pipeline 'nope'; known: sample, sample-nodict, zhwiki"
+    assert err == f"zhvec run: error: unknown pipeline 'nope'; known: {KNOWN}"
 
 
 def test_invalid_key(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -56,9 +57,7 @@ def test_console_entry_point_reports_and_exits_nonzero(tmp_path: Path) -> None:
         timeout=120,
     )
     assert proc.returncode == 2
-    assert proc.stderr.strip().splitlines() == [
-        "zhvec run: error: unknown pipeline 'nope'; known: sample, sample-nodict, zhwiki"
-    ]
+    assert proc.stderr.strip().splitlines() == [f"zhvec run: error: unknown pipeline 'nope'; known: {KNOWN}"]
 
 
 def test_segment_and_convert_print_json_stats(

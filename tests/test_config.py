@@ -68,7 +68,11 @@ def test_missing_dump_is_named(tmp_path: Path) -> None:
 
 def test_unknown_pipeline_lists_known(tmp_path: Path) -> None:
     settings = load_settings(REPO / "pipelines.yaml")
-    with pytest.raises(ConfigError, match=r"unknown pipeline 'nope'; known: bench, sample, sample-nodict, zhwiki"):
+    with pytest.raises(
+        ConfigError,
+        match=r"unknown pipeline 'nope'; known: bench, sample, sample-fasttext, sample-nodict, synthetic, "
+        r"zhwiki",
+    ):
         settings.pipeline("nope")
 
 
@@ -105,7 +109,10 @@ def test_segment_stopwords_path_is_resolved_and_checked(tmp_path: Path) -> None:
             "{grid: {window: [5, 0]}}",
             r"point 2 of 2 \(window=0\): window: Input should be greater than or equal to 1",
         ),
-        ("{grid: {model: [sg, skipgram]}}", r"model: allowed values: 'sg' or 'cbow' \(got 'skipgram'\)"),
+        (
+            "{grid: {model: [sg, skipgram]}}",
+            r"model: allowed values: 'sg', 'cbow' or 'fasttext' \(got 'skipgram'\)",
+        ),
         ("{base: {ns_exponent: 1.5}}", r"ns_exponent: Input should be less than or equal to 1"),
         ("{base: {sample: -0.1}}", r"sample: Input should be greater than or equal to 0"),
         ("{base: {min_count: 0}}", r"min_count: Input should be greater than or equal to 1"),
