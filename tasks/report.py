@@ -371,7 +371,7 @@ def bench_view(summary: dict[str, Any] | None) -> dict[str, Any] | None:
     for model, row in summary["models"].items():
         names, rows = bench_mod.model_table(row)
         models.append({"model": model, "systems": names, "rows": rows, "verdicts": bench_mod.verdicts(row)})
-    view: dict[str, Any] = {"models": models, "sweep": summary.get("sweep")}
+    view: dict[str, Any] = {"models": models, "sweep": summary.get("sweep"), "projection": None}
     if "projection" in summary:
         pr = summary["projection"]
         cores, hours = bench_mod.projection_rows(pr)

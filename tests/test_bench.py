@@ -81,6 +81,14 @@ def test_all_three_systems_are_recorded_and_scored_alike(bench: tuple[Path, dict
     assert {s for (s,) in tutorial_stages} == {"extract", "convert", "segment", "train"}
 
 
+def test_report_of_the_zhvec_run_shows_the_comparison(bench: tuple[Path, dict[str, Any]]) -> None:
+    root, summary = bench
+    page = (root / "reports" / "bench" / summary["run_id"] / "index.html").read_text(encoding="utf-8")
+    section = page[page.index('<section id="bench">') : page.index('<section id="trend">')]
+    assert section.count("<h3>") == 2 and "word2vec_c" in section and "preprocess s" in section
+    assert "bench-baselines" in page  # its points are reference rows too
+
+
 def test_summary_has_every_ratio_and_score(bench: tuple[Path, dict[str, Any]]) -> None:
     _, summary = bench
     assert set(summary["models"]) == {"sg", "cbow"}

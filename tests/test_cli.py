@@ -10,7 +10,7 @@ import pytest
 from flows.cli import main
 
 REPO = Path(__file__).resolve().parents[1]
-KNOWN = "sample, sample-fasttext, sample-nodict, synthetic, zhwiki"  # the pipelines in pipelines.yaml
+KNOWN = "bench, sample, sample-fasttext, sample-nodict, synthetic, zhwiki"  # the pipelines in pipelines.yaml
 
 
 def config(tmp_path: Path, body: str) -> Path:
