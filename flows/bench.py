@@ -17,8 +17,9 @@ from prefect.artifacts import create_markdown_artifact
 from flows.pipeline import preprocess, project_version, run_pipeline
 from tasks import baselines, stages
 from tasks import bench as bench_mod
-from tasks.config import ConfigError, Pipeline, load_settings
-from tasks.records import PointResult
+from tasks.config import ConfigError, Pipeline, Settings, TrainParams, load_settings
+from tasks.fetch import DumpFiles
+from tasks.records import PointResult, StageTiming
 from tasks.report import render_report
 from tasks.store import REFERENCE_KIND, Store
 from tasks.workspace import file_sha256
@@ -29,6 +30,8 @@ SYSTEM_KEYS = bench_mod.SYSTEMS[1:]
 def check_bench_points(name: str, pl: Pipeline) -> None:
     """The tutorial's training settings are hard-wired: every point must be one of them, or the
     comparison would not be like for like."""
+    if pl.synthetic is not None:
+        raise ConfigError(f"pipelines.{name}: generates its corpus; the benchmark needs a dump pipeline")
     for p in pl.points():
         expected = baselines.tutorial_params(p.model, p.epochs)
         if p.model_copy(update={"workers": None}) != expected:
@@ -39,7 +42,12 @@ def check_bench_points(name: str, pl: Pipeline) -> None:
 
 
 def _record_baseline(
-    store: Store, ref_id: str, system: str, output: stages.StageOutput, params: Any, timings: list[Any]
+    store: Store,
+    ref_id: str,
+    system: str,
+    output: stages.StageOutput,
+    params: TrainParams,
+    timings: list[StageTiming],
 ) -> None:
     point = PointResult(
         point_id=output.key,
@@ -54,27 +62,20 @@ def _record_baseline(
     store.add_timings(ref_id, timings)
 
 
-@flow(name="zhvec-bench", flow_run_name="bench-{pipeline}", validate_parameters=False)
-def run_bench(
-    pipeline: str,
-    config_path: str,
-    dump: str,
-    systems: tuple[str, ...] = SYSTEM_KEYS,
-) -> dict[str, Any]:
-    """Run the comparison on `dump` and return zhvec's run id, the baselines' run id and the comparison."""
+def run_baselines(
+    settings: Settings,
+    name: str,
+    pl: Pipeline,
+    files: DumpFiles,
+    dump_sha: str,
+    corpus: stages.StageOutput,
+    run_id: str,
+    systems: tuple[str, ...],
+) -> str:
+    """Run and record the baselines of zhvec's run `run_id` as one reference run; return its id."""
     logger = get_run_logger()
-    settings = load_settings(Path(config_path))
-    name, pl = settings.pipeline(pipeline)
-    pl = pl.with_dump(dump)
-    check_bench_points(name, pl)
-    if "word2vec_c" in systems:
-        baselines.word2vec_c_binary()  # fail before hours of work, not after
-    run_id = run_pipeline(pipeline=name, config_path=config_path, dump=dump)
     root, db = settings.workspace, settings.database
     workers = pl.workers or os.cpu_count() or 1
-    files = stages.fetch(root, pl.dump, pl.index)
-    dump_sha = file_sha256(files.dump)
-    corpus = preprocess(root, pl, files, dump_sha, workers)[2]  # done by the run above: found, not redone
     config = {"reference_of": run_id, "systems": list(systems), "dump": str(files.dump)}
     with Store(db) as store:
         ref_id = store.start_run(
@@ -102,12 +103,39 @@ def run_bench(
                     store.add_metrics(ref_id, out.key, metrics)
         with Store(db) as store:
             store.finish_run(ref_id, "completed")
-            summary = bench_mod.summary(store, run_id, ref_id, name)
-            render_report(store, run_id, settings.reports)  # now with the baselines as reference rows
     except BaseException as exc:
         with Store(db) as store:
             store.finish_run(ref_id, "failed", error=str(exc) or type(exc).__name__)
         raise
+    return ref_id
+
+
+@flow(name="zhvec-bench", flow_run_name="bench-{pipeline}", validate_parameters=False)
+def run_bench(
+    pipeline: str,
+    config_path: str,
+    dump: str,
+    systems: tuple[str, ...] = SYSTEM_KEYS,
+) -> dict[str, Any]:
+    """Run the comparison on `dump` and return zhvec's run id, the baselines' run id and the comparison."""
+    settings = load_settings(Path(config_path))
+    name, pl = settings.pipeline(pipeline)
+    check_bench_points(name, pl)
+    pl = pl.with_dump(dump)
+    if "word2vec_c" in systems:
+        baselines.word2vec_c_binary()  # fail before hours of work, not after
+    run_id = run_pipeline(pipeline=name, config_path=config_path, dump=dump)
+    ref_id = None
+    if systems:  # none: zhvec alone, e.g. another dump size for the projection
+        root, workers = settings.workspace, pl.workers or os.cpu_count() or 1
+        files = stages.fetch(root, pl.dump, pl.index)
+        dump_sha = file_sha256(files.dump)
+        corpus = preprocess(root, pl, files, dump_sha, workers)[2]  # done by the run above: found, not redone
+        ref_id = run_baselines(settings, name, pl, files, dump_sha, corpus, run_id, systems)
+    with Store(settings.database) as store:
+        summary = bench_mod.summary(store, run_id, ref_id, name)
+        if ref_id is not None:
+            render_report(store, run_id, settings.reports)  # now with the baselines as reference rows
     create_markdown_artifact(bench_markdown(summary), key="bench", description=f"zhvec bench {run_id}")
     return {"run_id": run_id, "baselines_run_id": ref_id, **summary}
 

@@ -78,19 +78,18 @@ def cmd_bench(args: argparse.Namespace) -> None:
 
     config = _config_path(args.config)
     name, pipeline = load_settings(config).pipeline(args.pipeline)
-    pipeline = pipeline.with_dump(args.dump)
-    check_inputs(name, pipeline)
-
     from flows.bench import check_bench_points, run_bench
     from tasks.bench import format_comparison
 
     check_bench_points(name, pipeline)
+    check_inputs(name, pipeline.with_dump(args.dump))
     systems = tuple(args.systems)
     summary = run_bench(pipeline=name, config_path=str(config.resolve()), dump=args.dump, systems=systems)
     if args.json:
         print(json.dumps(summary, ensure_ascii=False))
         return
-    print(f"bench on {args.dump}: zhvec run {summary['run_id']}, baselines run {summary['baselines_run_id']}")
+    baselines = summary["baselines_run_id"] or "none"
+    print(f"bench on {args.dump}: zhvec run {summary['run_id']}, baselines run {baselines}")
     print(format_comparison(summary))
 
 

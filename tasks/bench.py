@@ -234,11 +234,13 @@ def projection_rows(projection: dict[str, Any]) -> tuple[list[str], list[tuple[s
     return cores, [(stage, [f"{hours[c]:.2f}" for c in cores]) for stage, hours in items]
 
 
-def comparison(store: Store, run_id: str, ref_id: str) -> dict[str, Any]:
-    """The comparison of a bench, from what is stored for zhvec's run and its baselines run."""
+def comparison(store: Store, run_id: str, ref_id: str | None) -> dict[str, Any]:
+    """The comparison of a bench, from what is stored for zhvec's run and its baselines run (if any)."""
     ours_t = store.timings(run_id)
     shared = run_level_stages(ours_t)
     ours = points_of("zhvec", store.points(run_id), ours_t, store.metrics(run_id), shared)
+    if ref_id is None:
+        return compare(ours, [])
     ref_points, ref_t, ref_m = store.points(ref_id), store.timings(ref_id), store.metrics(ref_id)
     others = []
     for system in SYSTEMS[1:]:
@@ -268,7 +270,7 @@ def measured_sizes(store: Store, pipeline: str) -> list[tuple[int, dict[str, flo
     return list(by_size.items())
 
 
-def summary(store: Store, run_id: str, ref_id: str, pipeline: str) -> dict[str, Any]:
+def summary(store: Store, run_id: str, ref_id: str | None, pipeline: str) -> dict[str, Any]:
     """The comparison, plus the projection when runs of `pipeline` on two dump sizes are stored."""
     result = comparison(store, run_id, ref_id)
     sizes = measured_sizes(store, pipeline)

@@ -143,3 +143,11 @@ def test_projection_is_the_line_through_two_sizes() -> None:
     assert got["hours"]["extract"] == {"2": round(610 / 3600, 2), "8": round(160 / 3600, 2)}
     assert got["hours"]["train sg"] == {"2": round(3000 / 3600, 2), "8": round(750 / 3600, 2)}
     assert got["total_hours"]["2"] == round(610 / 3600, 2) + round(3000 / 3600, 2)
+
+
+def test_zhvec_alone_gives_its_figures_without_ratios() -> None:
+    ours = _point("zhvec", {"extract": 2, "convert": 1, "segment": 1, "train": 10}, 0.31, 0.9)
+    result = compare([ours], [])
+    assert "sweep" not in result and "speedup" not in result["models"]["sg"]
+    assert result["models"]["sg"]["systems"]["zhvec"]["end_to_end_s"] == 14
+    assert format_comparison(result).splitlines()[0].split() == ["model", "sg", "zhvec", "zhvec", "speed-up"]
