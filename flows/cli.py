@@ -86,7 +86,10 @@ def cmd_bench(args: argparse.Namespace) -> None:
 
     check_bench_points(name, pipeline)
     systems = tuple(args.systems)
-    summary = run_bench(pipeline=name, config_path=str(config.resolve()), dump=args.dump, systems=systems)
+    from tasks.workspace import workspace_lock
+
+    with workspace_lock(load_settings(config).workspace, name):  # the bench writes stages and results too
+        summary = run_bench(pipeline=name, config_path=str(config.resolve()), dump=args.dump, systems=systems)
     if args.json:
         print(json.dumps(summary, ensure_ascii=False))
         return
