@@ -36,7 +36,7 @@ def test_missing_dump(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Non
 def test_unknown_pipeline(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     code, err = run_cli(["run", "nope", "--config", str(REPO / "pipelines.yaml")], capsys)
     assert code == 2
-    assert err == "zhvec run: error: unknown pipeline 'nope'; known: sample, sample-nodict, zhwiki"
+    assert err == "zhvec run: error: unknown pipeline 'nope'; known: bench, sample, sample-nodict, zhwiki"
 
 
 def test_invalid_key(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -57,7 +57,7 @@ def test_console_entry_point_reports_and_exits_nonzero(tmp_path: Path) -> None:
     )
     assert proc.returncode == 2
     assert proc.stderr.strip().splitlines() == [
-        "zhvec run: error: unknown pipeline 'nope'; known: sample, sample-nodict, zhwiki"
+        "zhvec run: error: unknown pipeline 'nope'; known: bench, sample, sample-nodict, zhwiki"
     ]
 
 
