@@ -109,3 +109,35 @@ def test_two_zhvec_runs_on_one_workspace(prefect_server: None, tmp_path: Path) -
         assert [p["status"] for p in store.points(runs[0]["run_id"])] == ["completed"]
         stages = [t["stage"] for t in store.timings(runs[0]["run_id"])]
     assert stages == ["extract", "convert", "segment", "train", "evaluate"]
+
+
+BENCH_CONFIG = """
+workspace: {root}/work
+database: {root}/work/zhvec.duckdb
+default: bench
+pipelines:
+  bench:
+    dump: {dump}
+    sweep: {{base: {{vector_size: 100, window: 5, negative: 5, sample: 1.0e-4, min_count: 5, epochs: 5}}}}
+    evaluate:
+      analogy: {{ca_translated: {eval}/ca8/ca_translated.txt}}
+      similarity: {{}}
+"""
+
+
+def test_bench_on_a_busy_workspace_fails_at_once(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from flows.cli import main
+
+    config = tmp_path / "pipelines.yaml"
+    config.write_text(
+        BENCH_CONFIG.format(root=tmp_path, dump=DUMP, eval=REPO / "data" / "eval"), encoding="utf-8"
+    )
+    proc = _holder(tmp_path / "work")
+    try:
+        assert main(["bench", str(DUMP), "--config", str(config), "--systems"]) == 2
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+    err = capsys.readouterr().err
+    assert err.startswith(f"zhvec bench: error: {tmp_path / 'work'}: workspace in use by pid {proc.pid} on ")
+    assert not (tmp_path / "work" / "zhvec.duckdb").exists()
