@@ -75,16 +75,19 @@ def cmd_run(args: argparse.Namespace) -> None:
 
 def cmd_bench(args: argparse.Namespace) -> None:
     from tasks.config import check_inputs, load_settings
+    from tasks.workspace import workspace_lock
 
     config = _config_path(args.config)
-    name, pipeline = load_settings(config).pipeline(args.pipeline)
+    settings = load_settings(config)
+    name, pipeline = settings.pipeline(args.pipeline)
     from flows.bench import check_bench_points, run_bench
     from tasks.bench import format_comparison
 
     check_bench_points(name, pipeline)
     check_inputs(name, pipeline.with_dump(args.dump))
     systems = tuple(args.systems)
-    summary = run_bench(pipeline=name, config_path=str(config.resolve()), dump=args.dump, systems=systems)
+    with workspace_lock(settings.workspace, name):  # the bench writes stages and results too
+        summary = run_bench(pipeline=name, config_path=str(config.resolve()), dump=args.dump, systems=systems)
     if args.json:
         print(json.dumps(summary, ensure_ascii=False))
         return

@@ -36,7 +36,7 @@ from tasks.report import render_report
 from tasks.report_sections import summary_markdown
 from tasks.store import Store, dump_date
 from tasks.train import VECTOR_FILES, TrainTracking
-from tasks.workspace import code_version, file_sha256
+from tasks.workspace import code_version, file_sha256, workspace_lock
 
 
 def project_version() -> str:
@@ -93,17 +93,20 @@ def check_dask(address: str, timeout_s: float) -> None:
 
 
 def run(pipeline: str, config_path: str) -> str:
-    """Run `run_pipeline` on the configured task runner (checking a Dask scheduler first)."""
+    """Run `run_pipeline` on the configured task runner (checking a Dask scheduler first), holding the
+    workspace lock: a second run on the same workspace fails at once, naming this one."""
     settings = load_settings(Path(config_path))
-    if settings.task_runner == "local":
-        return run_pipeline(pipeline=pipeline, config_path=config_path)
-    from prefect_dask import DaskTaskRunner
+    flow_run = run_pipeline
+    if settings.task_runner != "local":
+        from prefect_dask import DaskTaskRunner
 
-    address = dask_address(settings)
-    if address is not None:
-        check_dask(address, settings.dask.timeout_s)
-    runner = DaskTaskRunner(address=address) if address else DaskTaskRunner()
-    return run_pipeline.with_options(task_runner=runner)(pipeline=pipeline, config_path=config_path)
+        address = dask_address(settings)
+        if address is not None:
+            check_dask(address, settings.dask.timeout_s)
+        runner = DaskTaskRunner(address=address) if address else DaskTaskRunner()
+        flow_run = run_pipeline.with_options(task_runner=runner)
+    with workspace_lock(settings.workspace, pipeline):
+        return flow_run(pipeline=pipeline, config_path=config_path)
 
 
 def _points(

@@ -386,6 +386,8 @@ def load_settings(path: Path) -> Settings:
 
 def check_inputs(name: str, pipeline: Pipeline) -> None:
     """Fail before any work when an input file named by the pipeline is missing."""
+    if isinstance(pipeline.dump, Path) and pipeline.dump.is_dir():
+        raise ConfigError(f"pipelines.{name}.dump: a directory, not a dump file: {pipeline.dump}")
     if isinstance(pipeline.dump, Path) and not pipeline.dump.is_file():
         raise ConfigError(f"pipelines.{name}.dump: dump file not found: {pipeline.dump}")
     if pipeline.index is not None and not pipeline.index.is_file():

@@ -6,14 +6,16 @@ conversion itself, so each shard is converted in a few multi-megabyte pieces cut
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import cache
+from io import BufferedReader
 from pathlib import Path
 
 import opencc
 
 from tasks.errors import InputError
-from tasks.shards import list_shards, map_shards, utf8_error
+from tasks.shards import cut_point, list_shards, map_shards, utf8_error
 from tasks.workspace import atomic_path
 
 BLOCK_BYTES = 4 << 20
@@ -55,9 +57,7 @@ def convert_file(src: Path, dst: Path, config: str) -> tuple[int, int]:
     """
     lines = chars = 0
     with src.open("rb") as fin, atomic_path(dst) as tmp, tmp.open("wb") as out:
-        while block := fin.read(BLOCK_BYTES):
-            if not block.endswith(b"\n"):
-                block += fin.readline()  # whole lines: a block never ends inside a character or a phrase
+        for block in _blocks(fin):
             try:
                 text = block.decode("utf-8")
             except UnicodeDecodeError:
@@ -66,6 +66,21 @@ def convert_file(src: Path, dst: Path, config: str) -> tuple[int, int]:
             lines += block.count(b"\n")
             chars += len(text)
     return lines, chars
+
+
+def _blocks(fin: BufferedReader) -> Iterator[bytes]:
+    """The file in blocks of ~`BLOCK_BYTES` of whole lines, so a block never ends inside a character or a
+    phrase; a line longer than a block (a 50 MB paragraph) is cut after a sentence end or a space
+    (`cut_point`), so memory stays bounded whatever the line lengths."""
+    carry = b""
+    while block := carry + fin.read(BLOCK_BYTES):
+        if not block.endswith(b"\n"):
+            block += fin.readline(BLOCK_BYTES)
+        carry = b""
+        if not block.endswith(b"\n") and fin.peek(1):  # the line goes on
+            at = cut_point(block)
+            block, carry = block[:at], block[at:]
+        yield block
 
 
 def convert_shards(

@@ -54,9 +54,15 @@ MAX_CHUNK_BYTES = 4 << 20
 XML_PER_BZ2 = 4  # zhwiki pages-articles: ~4 bytes of XML per byte of bz2, so shards of both layouts are alike
 READ_BYTES = 1 << 20
 EXPORT_NAMESPACE = "http://www.mediawiki.org/xml/export-"
+EXPORT_VERSIONS = ("0.10", "0.11")  # current Wikimedia dumps (0.11) and the version before
 FOOTER = b"</mediawiki>"
 _PAGE, _PAGE_END = b"<page>", b"</page>"
 _NUMERIC_REF = re.compile(r"&#(?:x([0-9a-fA-F]+)|([0-9]+));")
+# Not text: C0/C1 controls but tab and newline (\r, \v, \f, \x1c-\x1e and \x85 would split lines later),
+# lone surrogates (from `&#xD800;`: unwritable as UTF-8), U+FFFD (an undecodable byte or code point) and
+# the noncharacters U+FFFE/U+FFFF.
+_NOT_TEXT = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff\ufffd\ufffe\uffff]")
+_MAX_CODE_POINT = 0x10FFFF
 # Every export schema (0.3 … 0.11) opens a page with title, ns and id, then `<redirect …/>` if it is one.
 _PAGE_HEAD = re.compile(rb"\s*<title>([^<]*)</title>\s*<ns>(-?\d+)</ns>\s*<id>(\d+)</id>\s*(<redirect\b)?")
 
@@ -66,13 +72,17 @@ class ExtractError(InputError):
 
 
 class Page(NamedTuple):
-    """One `<page>`; `text` is the current revision's wikitext (left empty for pages other than articles)."""
+    """One `<page>`; `text` is the current revision's wikitext (left empty for pages other than articles),
+    `bad_utf8` whether its bytes were not all UTF-8 and `removed` how many characters that are not text
+    (see `clean_text`) were taken out of it."""
 
     title: str
     ns: int
     page_id: int
     redirect: bool
     text: str
+    bad_utf8: bool = False
+    removed: int = 0
 
 
 @dataclass(frozen=True)
@@ -94,6 +104,8 @@ class ShardStats:
     bytes_out: int
     seconds: float
     resumed: bool = False
+    bad_utf8_pages: int = 0
+    removed_chars: int = 0
 
 
 @dataclass(frozen=True)
@@ -110,6 +122,8 @@ class ExtractStats:
     shards: list[str]
     resumed_shards: int = 0
     per_shard: list[ShardStats] = field(default_factory=list)
+    bad_utf8_pages: int = 0
+    removed_chars: int = 0
 
 
 @dataclass(frozen=True)
@@ -150,6 +164,12 @@ def _check_header(header: bytes, source: str, *, whole: bool = False) -> None:
     uri, _, local = root.tag[1:].partition("}") if root.tag.startswith("{") else ("", "", root.tag)
     if local != "mediawiki" or not uri.startswith(EXPORT_NAMESPACE):
         _not_mediawiki(source, local, uri)
+    version = uri.removeprefix(EXPORT_NAMESPACE).rstrip("/")
+    if version not in EXPORT_VERSIONS:
+        raise ExtractError(
+            f"{source}: MediaWiki export version {version!r} (namespace {uri!r}) is not supported; "
+            f"supported: {', '.join(EXPORT_VERSIONS)}"
+        )
 
 
 def _not_mediawiki(source: str, local: str, uri: str) -> NoReturn:
@@ -192,7 +212,7 @@ def _page(xml: bytes, start: int, end: int, source: str, offset: int, after: str
         _malformed(source, "a <page> does not start with <title>, <ns>, <id>", offset + start, after)
     title = _unescape(head[1].decode("utf-8", "replace"))
     ns, page_id, redirect = int(head[2]), int(head[3]), head[4] is not None
-    text = ""
+    text, bad_utf8, removed = "", False, 0
     if ns == 0 and not redirect:
         where = xml.rfind(b"<text", start, end)  # a history dump's last revision is the current one
         if where >= 0:
@@ -204,12 +224,25 @@ def _page(xml: bytes, start: int, end: int, source: str, offset: int, after: str
                 if stop < 0:
                     what = f"<text> of page {page_id} {title!r} is not closed"
                     _malformed(source, what, offset + close, after)
+                raw = xml[close + 1 : stop]
                 try:
-                    text = _unescape(xml[close + 1 : stop].decode("utf-8"))
-                except UnicodeDecodeError as exc:
-                    what = f"invalid UTF-8 in page {page_id} {title!r}"
-                    _malformed(source, what, offset + close + 1 + exc.start, after)
-    return Page(title, ns, page_id, redirect, text)
+                    decoded = raw.decode("utf-8")
+                except UnicodeDecodeError:
+                    decoded, bad_utf8 = raw.decode("utf-8", "replace"), True
+                text, removed = clean_text(_unescape(decoded))
+    return Page(title, ns, page_id, redirect, text, bad_utf8, removed)
+
+
+def clean_text(text: str) -> tuple[str, int]:
+    """`text` without the characters that are not text (`_NOT_TEXT`), and how many were removed.
+
+    One bad byte or control character in an hours-long dump must neither stop the run nor reach the corpus
+    (a NUL or a lone surrogate breaks the writers and gensim's reader), so they are dropped and counted.
+    """
+    if _NOT_TEXT.search(text) is None:
+        return text, 0
+    cleaned = _NOT_TEXT.sub("", text)
+    return cleaned, len(text) - len(cleaned)
 
 
 def _unescape(text: str) -> str:
@@ -217,10 +250,16 @@ def _unescape(text: str) -> str:
     if "&" not in text:
         return text
     if "&#" in text:
-        text = _NUMERIC_REF.sub(lambda m: chr(int(m[1], 16) if m[1] else int(m[2])), text)
+        text = _NUMERIC_REF.sub(_code_point, text)
     return (
         text.replace("&lt;", "<").replace("&gt;", ">").replace("&quot;", '"').replace("&apos;", "'")
     ).replace("&amp;", "&")
+
+
+def _code_point(ref: re.Match[str]) -> str:
+    """The character of `&#N;` / `&#xN;`; beyond Unicode it is U+FFFD, which `clean_text` drops."""
+    number = int(ref[1], 16) if ref[1] else int(ref[2])
+    return chr(number) if number <= _MAX_CODE_POINT else "\ufffd"
 
 
 def _malformed(source: str, what: str, offset: int, after: str) -> NoReturn:
@@ -258,6 +297,8 @@ def extract_dump(
     `out_dir` for the same input are kept and counted (resume); anything else there named like a shard
     is removed, so at the end the folder holds exactly this run's shards.
     """
+    if dump.is_dir():
+        raise ExtractError(f"{dump}: is a directory, not a dump file")
     if not dump.is_file():
         raise ExtractError(f"{dump}: dump file not found")
     size = dump.stat().st_size
@@ -306,6 +347,8 @@ def _total(per_shard: list[ShardStats], size: int) -> ExtractStats:
         shards=[s.name for s in per_shard],
         resumed_shards=sum(s.resumed for s in per_shard),
         per_shard=per_shard,
+        bad_utf8_pages=counts["bad_utf8_pages"],
+        removed_chars=counts["removed_chars"],
     )
 
 
@@ -389,6 +432,8 @@ def _extract_chunk(job: _Job) -> ShardStats:
     with atomic_path(shard) as tmp, tmp.open("w", encoding="utf-8", newline="\n") as out:
         for piece, final in _page_aligned(blocks):  # pieces of ~READ_BYTES: a worker's memory stays flat
             pages = list(_pages(piece, job.source, offset, last=job.last and final, after=after))
+            counts["bad_utf8_pages"] += sum(page.bad_utf8 for page in pages)
+            counts["removed_chars"] += sum(page.removed for page in pages)
             if pages:
                 after = f"after page {pages[-1].page_id} {pages[-1].title!r}"
             offset += len(piece)
@@ -410,6 +455,8 @@ def _extract_chunk(job: _Job) -> ShardStats:
         xml_bytes=offset - job.xml_offset,
         bytes_out=shard.stat().st_size,
         seconds=round(time.perf_counter() - started, 4),
+        bad_utf8_pages=counts["bad_utf8_pages"],
+        removed_chars=counts["removed_chars"],
     )
     write_json_atomic(record, {"identity": identity, "stats": asdict(stats)})
     return stats

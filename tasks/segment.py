@@ -23,11 +23,11 @@ from contextlib import closing
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
-from typing import Literal
+from typing import BinaryIO, Literal
 
 from tasks.config import SegmentOptions
 from tasks.errors import InputError
-from tasks.shards import imap_shards, list_shards, utf8_error
+from tasks.shards import SENTENCE_END, cut_point, imap_shards, list_shards, utf8_error
 from tasks.workspace import atomic_path
 
 Engine = Literal["jieba", "rjieba"]
@@ -35,7 +35,6 @@ Cut = Callable[[str, bool], list[str]]
 UserWord = tuple[str, int | None, str | None]
 Sample = tuple[str, tuple[str, ...]]
 
-SENTENCE_END = frozenset("。！？!?；;…")
 _MARKS_WITH_BREAK = frozenset(mark + "\n" for mark in SENTENCE_END)
 PIECE_BYTES = 512 << 10
 TOKEN_MAP_LIMIT = 1 << 20
@@ -72,18 +71,22 @@ class SegmentStats:
     agreement_lines: int = 0
     agreement_rate: float | None = None
     eval_oov: dict[str, float] = field(default_factory=dict)
+    long_line_cuts: int = 0
+    long_sentences: int = 0
 
 
 @dataclass(frozen=True)
 class Piece:
-    """Bytes [start, end) of one input file, starting at a line start and ending after a newline (or EOF)."""
+    """Bytes [start, end) of one input file, starting at a line start and ending after a newline (or EOF),
+    or, when `cut`, inside a line too long for one piece (the line goes on in the next piece)."""
 
     path: Path
     start: int
     end: int
+    cut: bool = False
 
 
-_COUNTS = ("lines", "blank_lines", "sentences", "tokens", "raw_tokens")
+_COUNTS = ("lines", "blank_lines", "sentences", "tokens", "raw_tokens", "long_sentences")
 
 
 @dataclass(frozen=True)
@@ -96,6 +99,7 @@ class PieceResult:
     sentences: int
     tokens: int
     raw_tokens: int
+    long_sentences: int
     vocab: frozenset[str]
     samples: tuple[Sample, ...]
 
@@ -220,17 +224,20 @@ def token_map(drop: tuple[str, ...], stopwords: Path | None, split: bool) -> Cal
     return _TokenMap(drop, words, split).__getitem__
 
 
-def corpus_lines(mapped: list[str], limit: int) -> list[str]:
-    """The sentences of mapped tokens as space-joined corpus lines of at most `limit` tokens."""
+def corpus_lines(mapped: list[str], limit: int) -> tuple[list[str], int]:
+    """The sentences of mapped tokens as space-joined corpus lines of at most `limit` tokens, and how many
+    sentences were longer (gensim would silently drop their tail, so they are cut into several lines)."""
     text = " ".join(filter(None, mapped)).replace(" \n", "\n").replace("\n ", "\n")
     sentences = [s for s in text.split("\n") if s]
     if all(len(s) < 2 * limit - 1 for s in sentences):  # shorter cannot hold more than `limit` tokens
-        return sentences
+        return sentences, 0
     capped: list[str] = []
+    long = 0
     for sentence in sentences:
         tokens = sentence.split(" ")
+        long += len(tokens) > limit
         capped += (" ".join(tokens[i : i + limit]) for i in range(0, len(tokens), limit))
-    return capped
+    return capped, long
 
 
 def _kept(mapped: list[str]) -> int:
@@ -241,7 +248,8 @@ def segment_line(line: str, options: SegmentOptions) -> list[list[str]]:
     """The sentences one line becomes (what `segment_corpus` writes for it)."""
     tokens = load_engine(options.engine, options.user_dicts)(line, options.hmm)
     to_corpus = token_map(options.drop, options.stopwords, options.split_sentences)
-    return [s.split(" ") for s in corpus_lines(list(map(to_corpus, tokens)), options.max_tokens_per_line)]
+    sentences = corpus_lines(list(map(to_corpus, tokens)), options.max_tokens_per_line)[0]
+    return [s.split(" ") for s in sentences]
 
 
 def _warm(options: SegmentOptions) -> None:
@@ -274,7 +282,7 @@ def segment_piece(piece: Piece, dst: Path, options: SegmentOptions) -> PieceResu
         raw_lines.pop()
     tokens = cut(text, options.hmm)
     mapped = list(map(to_corpus, tokens))
-    sentences = corpus_lines(mapped, options.max_tokens_per_line)
+    sentences, long_sentences = corpus_lines(mapped, options.max_tokens_per_line)
     with dst.open("w", encoding="utf-8") as out:
         out.writelines(f"{sentence}\n" for sentence in sentences)
     every = options.check_every if options.engine != "jieba" else 0
@@ -286,33 +294,50 @@ def segment_piece(piece: Piece, dst: Path, options: SegmentOptions) -> PieceResu
     vocab = set(mapped)
     marks = vocab & _MARKS_WITH_BREAK  # a kept sentence mark is mapped to "。\n"
     words = frozenset((vocab - marks - {"", "\n"}) | {m.rstrip("\n") for m in marks})
+    whole = lines[:-1] if piece.cut else lines  # a cut line is counted by the piece where it ends
     return PieceResult(
-        lines=len(lines),
-        blank_lines=sum(1 for line in lines if not line.strip()),
+        lines=len(whole),
+        blank_lines=sum(1 for line in whole if not line.strip()),
         sentences=len(sentences),
         tokens=_kept(mapped),
         raw_tokens=len(tokens) - data.count(b"\n"),
+        long_sentences=long_sentences,
         vocab=words,
         samples=tuple(samples),
     )
 
 
 def plan_pieces(inputs: list[Path], piece_bytes: int = PIECE_BYTES) -> list[Piece]:
-    """Cut each file into ~`piece_bytes` ranges that start at line starts (empty files give none)."""
+    """Cut each file into ~`piece_bytes` ranges that start at line starts (empty files give none).
+
+    A line longer than `piece_bytes` (say a 50 MB paragraph) is cut too, after a sentence end or a space
+    (`cut_point`), so a worker never holds more than two pieces' worth of text.
+    """
     pieces = []
     for path in inputs:
         size = path.stat().st_size
         start = 0
         with path.open("rb") as fh:
             while start < size:
-                end = size
+                end, cut = size, False
                 if start + piece_bytes < size:
                     fh.seek(start + piece_bytes - 1)
-                    fh.readline()
+                    rest = fh.readline(piece_bytes)
                     end = fh.tell()
-                pieces.append(Piece(path, start, end))
+                    if not rest.endswith(b"\n") and end < size:  # cut the line within this piece
+                        end, cut = _inside_line_cut(fh, start, start + piece_bytes)
+                pieces.append(Piece(path, start, end, cut))
                 start = end
     return pieces
+
+
+def _inside_line_cut(fh: BinaryIO, start: int, end: int) -> tuple[int, bool]:
+    """Where to end a piece [start, end) that ends inside a long line (see `cut_point`), and whether that is
+    still inside a line."""
+    fh.seek(start)
+    window = fh.read(end - start)
+    at = cut_point(window)
+    return start + at, window[at - 1] != 0x0A
 
 
 def _concatenate(parts: list[Path], dst: Path) -> None:
@@ -408,4 +433,6 @@ def segment_corpus(
         eval_oov={
             name: len(words - vocab) / len(words) for name, words in (eval_words or {}).items() if words
         },
+        long_line_cuts=sum(piece.cut for piece in pieces),
+        long_sentences=totals["long_sentences"],
     )

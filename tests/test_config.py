@@ -139,3 +139,36 @@ def test_points_without_grid_do_not_add_the_base_point() -> None:
     points = Sweep(base={"epochs": 1}, points=[{"model": "cbow"}]).resolve()
     assert [(p.model, p.epochs) for p in points] == [("cbow", 1)]
     assert Sweep(base={"epochs": 2}).resolve() == [TrainParams(epochs=2)]
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ("    workers: many\n", r"pipelines\.p\.workers: Input should be a valid integer"),
+        ("    segment: {hmm: sometimes}\n", r"pipelines\.p\.segment\.hmm: Input should be a valid boolean"),
+        (
+            "    sweep: {grid: {window: 5}}\n",
+            r"pipelines\.p\.sweep\.grid\.window: Input should be a valid list",
+        ),
+        ("    evaluate: [ca8]\n", r"pipelines\.p\.evaluate: Input should be .*EvalSets"),
+    ],
+    ids=["int", "bool", "grid-not-a-list", "mapping"],
+)
+def test_wrong_type_names_the_key(tmp_path: Path, body: str, message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        load_settings(write(tmp_path, "default: p\npipelines:\n  p:\n    dump: x.bz2\n" + body))
+
+
+def test_missing_eval_file_and_a_directory_as_dump_are_named_before_work(tmp_path: Path) -> None:
+    (tmp_path / "d.xml.bz2").write_bytes(b"")
+    body = "default: p\npipelines:\n  p:\n    dump: d.xml.bz2\n"
+    body += "    evaluate: {analogy: {mine: nowhere.txt}, similarity: {}}\n"
+    name, pl = load_settings(write(tmp_path, body)).pipeline("p")
+    with pytest.raises(
+        ConfigError, match=r"pipelines\.p\.evaluate\.analogy\.mine: file not found: .*nowhere"
+    ):
+        check_inputs(name, pl)
+    (tmp_path / "dumps").mkdir()
+    name, pl = load_settings(write(tmp_path, body.replace("d.xml.bz2", "dumps"))).pipeline("p")
+    with pytest.raises(ConfigError, match=r"pipelines\.p\.dump: a directory, not a dump file: .*dumps$"):
+        check_inputs(name, pl)

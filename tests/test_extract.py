@@ -431,3 +431,54 @@ def test_dumpgen_pages_round_trip(tmp_path: Path) -> None:
     dump = _single_stream(tmp_path / "rt-pages-articles.xml.bz2", xml)
     stats = extract_dump(dump, tmp_path / "out", options=KEEP_ALL, workers=1)
     assert _text(tmp_path / "out", stats) == "".join(f"第{i}篇&正文。\n" for i in range(1, 6))
+
+
+def test_wrong_export_version_and_a_directory_are_refused(tmp_path: Path) -> None:
+    xml = bz2.decompress(TINY_SINGLE.read_bytes())
+    version = re.search(rb"xml/export-(0\.1[01])/", xml)
+    assert version is not None
+    dump = tmp_path / "v09-pages-articles.xml.bz2"
+    dump.write_bytes(bz2.compress(xml.replace(b"export-" + version[1], b"export-0.9")))
+    with pytest.raises(ExtractError) as caught:
+        extract_dump(dump, tmp_path / "out", options=KEEP_ALL, workers=1)
+    assert str(caught.value) == (
+        f"{dump}: MediaWiki export version '0.9' (namespace 'http://www.mediawiki.org/xml/export-0.9/') "
+        "is not supported; supported: 0.10, 0.11"
+    )
+    folder = tmp_path / "dumps-pages-articles.xml.bz2"
+    folder.mkdir()
+    with pytest.raises(ExtractError, match=rf"^{re.escape(str(folder))}: is a directory, not a dump file$"):
+        extract_dump(folder, tmp_path / "out", options=KEEP_ALL, workers=1)
+
+
+def test_hostile_text_is_cleaned_and_counted(tmp_path: Path) -> None:
+    """Invalid UTF-8, control characters, references to surrogates, NUL or beyond Unicode: dropped, counted
+    in the stats that land in the run record, and every shard is valid UTF-8 holding only text."""
+    texts = [
+        "甲\x00乙\x07丙\x1b丁。\r\n第二行\x0b\x0c\x1c\x1d\x1e\x85行。\n\t制表。".encode(),
+        "代理&#xD800;对&#xDFFF;。&#0;&#x110000;&#1114112;数字&#x4E2D;。".encode(),
+        "坏字节".encode() + b"\xff\xfe" + "在这里。".encode() + "半个".encode()[:-1] + b"\n",
+    ]
+    pages = b"".join(
+        f"<page><title>T{i}</title><ns>0</ns><id>{i}</id><revision><text>".encode()
+        + text
+        + b"</text></revision></page>\n"
+        for i, text in enumerate(texts, 1)
+    )
+    dump = _single_stream(
+        tmp_path / "hostile-pages-articles.xml.bz2", HEADER.encode() + pages + FOOTER.encode()
+    )
+    stats = extract_dump(dump, tmp_path / "out", options=KEEP_ALL, workers=1)
+    raw = (tmp_path / "out" / stats.shards[0]).read_bytes()
+    assert raw.decode("utf-8").splitlines() == [
+        "甲乙丙丁。",
+        "第二行行。",
+        "制表。",
+        "代理对。数字中。",
+        "坏字节在这里。半",
+    ]
+    assert (stats.articles, stats.bad_utf8_pages) == (3, 1)
+    # 3 + 1 (\r) + 6 controls; 2 surrogates, NUL, 2 beyond Unicode; 2 replaced bytes and 1 cut character
+    assert stats.removed_chars == 10 + 5 + 3
+    record = json.loads((tmp_path / "out" / "text-00000.json").read_text(encoding="utf-8"))
+    assert (record["stats"]["bad_utf8_pages"], record["stats"]["removed_chars"]) == (1, 18)

@@ -86,6 +86,7 @@ def test_segment_corpus_statistics_land_in_stage_timings(finished_run: tuple[Pat
     )
     assert set(extra["eval_oov"]) == SETS and all(0 < v <= 1 for v in extra["eval_oov"].values())
     assert extra["bytes_per_s"] > 0 and {"agreement_lines", "agreement_rate", "seconds"} <= set(extra)
+    assert (extra["long_line_cuts"], extra["long_sentences"]) == (0, 0)  # hostile text is counted here
 
 
 def test_extract_per_shard_statistics_land_in_stage_timings(finished_run: tuple[Path, str]) -> None:
@@ -98,6 +99,7 @@ def test_extract_per_shard_statistics_land_in_stage_timings(finished_run: tuple[
     assert [s["name"] for s in shards] == extra["shards"]
     assert sum(s["articles"] for s in shards) == items and sum(s["bytes_in"] for s in shards) == bytes_in
     assert all(s["chars"] > 0 and s["bytes_out"] > 0 and s["seconds"] > 0 for s in shards)
+    assert extra["bad_utf8_pages"] == 0 and extra["removed_chars"] == sum(s["removed_chars"] for s in shards)
 
 
 def test_stored_counts_equal_independent_ca8_evaluation(finished_run: tuple[Path, str]) -> None:
