@@ -47,9 +47,11 @@ def project_version() -> str:
 
 def describe_run(name: str, pl: Pipeline) -> str:
     """A flow-run name that says what runs: pipeline, dump (its date when the file name has one), points."""
-    dump = str(pl.dump)
-    date = dump_date(dump)
-    which = f"dump {date.isoformat()}" if date else Path(dump).name.split("-pages-")[0]
+    if pl.dump is None:
+        which = "synthetic"
+    else:
+        date = dump_date(str(pl.dump))
+        which = f"dump {date.isoformat()}" if date else Path(str(pl.dump)).name.split("-pages-")[0]
     count = len(pl.points())
     return f"{name} · {which} · {count} point{'s' if count != 1 else ''}"
 
@@ -96,7 +98,7 @@ def run(pipeline: str, config_path: str) -> str:
     """Run `run_pipeline` on the configured task runner (checking a Dask scheduler first), holding the
     workspace lock: a second run on the same workspace fails at once, naming this one."""
     settings = load_settings(Path(config_path))
-    flow_run = run_pipeline
+    flow_fn = run_pipeline
     if settings.task_runner != "local":
         from prefect_dask import DaskTaskRunner
 
@@ -104,9 +106,9 @@ def run(pipeline: str, config_path: str) -> str:
         if address is not None:
             check_dask(address, settings.dask.timeout_s)
         runner = DaskTaskRunner(address=address) if address else DaskTaskRunner()
-        flow_run = run_pipeline.with_options(task_runner=runner)
+        flow_fn = run_pipeline.with_options(task_runner=runner)
     with workspace_lock(settings.workspace, pipeline):
-        return flow_run(pipeline=pipeline, config_path=config_path)
+        return flow_fn(pipeline=pipeline, config_path=config_path)
 
 
 def _points(

@@ -148,3 +148,11 @@ def test_flow_run_names_say_pipeline_dump_and_points(dump: str, name: str) -> No
 
     pipeline = Pipeline.model_validate({"dump": dump, "sweep": {"grid": {"model": ["sg", "cbow"]}}})
     assert describe_run("p", pipeline) == name
+
+
+def test_a_generated_corpus_run_is_named_synthetic() -> None:
+    from flows.pipeline import describe_run
+    from tasks.config import Pipeline
+
+    pipeline = Pipeline.model_validate({"synthetic": {}, "sweep": {"grid": {"model": ["sg"]}}})
+    assert describe_run("s", pipeline) == "s · synthetic · 1 point"
