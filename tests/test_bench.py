@@ -87,6 +87,7 @@ def test_report_of_the_zhvec_run_shows_the_comparison(bench: tuple[Path, dict[st
     section = page[page.index('<section id="bench">') : page.index('<section id="trend">')]
     assert section.count("<h3>") == 2 and "word2vec_c" in section and "preprocess s" in section
     assert "bench-baselines" in page  # its points are reference rows too
+    assert '<a href="#bench">benchmark</a>' in page
 
 
 def test_summary_has_every_ratio_and_score(bench: tuple[Path, dict[str, Any]]) -> None:
