@@ -22,7 +22,6 @@ from tasks.fetch import DumpFiles
 from tasks.records import PointResult, StageTiming
 from tasks.report import render_report
 from tasks.store import REFERENCE_KIND, Store
-from tasks.workspace import file_sha256
 
 SYSTEM_KEYS = bench_mod.SYSTEMS[1:]
 
@@ -125,15 +124,17 @@ def run_bench(
     if "word2vec_c" in systems:
         baselines.word2vec_c_binary()  # fail before hours of work, not after
     run_id = run_pipeline(pipeline=name, config_path=config_path, dump=dump)
+    with Store(settings.database) as store:
+        run = store.run(run_id)
     ref_id = None
     if systems:  # none: zhvec alone, e.g. another dump size for the projection
         root, workers = settings.workspace, pl.workers or os.cpu_count() or 1
         files = stages.fetch(root, pl.dump, pl.index)
-        dump_sha = file_sha256(files.dump)
+        dump_sha = run["dump_sha256"]  # hashed by the run above; a full dump takes seconds to hash again
         corpus = preprocess(root, pl, files, dump_sha, workers)[2]  # done by the run above: found, not redone
         ref_id = run_baselines(settings, name, pl, files, dump_sha, corpus, run_id, systems)
     with Store(settings.database) as store:
-        summary = bench_mod.summary(store, run_id, ref_id, name)
+        summary = bench_mod.summary(store, run, ref_id)
         if ref_id is not None:
             render_report(store, run_id, settings.reports)  # now with the baselines as reference rows
     create_markdown_artifact(bench_markdown(summary), key="bench", description=f"zhvec bench {run_id}")

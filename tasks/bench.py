@@ -270,13 +270,13 @@ def measured_sizes(store: Store, pipeline: str) -> list[tuple[int, dict[str, flo
     return list(by_size.items())
 
 
-def summary(store: Store, run_id: str, ref_id: str | None, pipeline: str) -> dict[str, Any]:
-    """The comparison, plus the projection when runs of `pipeline` on two dump sizes are stored."""
-    result = comparison(store, run_id, ref_id)
-    sizes = measured_sizes(store, pipeline)
+def summary(store: Store, run: Mapping[str, Any], ref_id: str | None) -> dict[str, Any]:
+    """The comparison of zhvec's `run` (a `runs` row) with its baselines run, plus the projection when runs
+    of its pipeline on two dump sizes are stored."""
+    result = comparison(store, run["run_id"], ref_id)
+    sizes = measured_sizes(store, run["pipeline"])
     if len(sizes) >= 2:
-        cores = next((r["cores"] for r in store.runs() if r["run_id"] == run_id), None) or 1
-        result["projection"] = project(sizes, int(cores))
+        result["projection"] = project(sizes, int(run["cores"] or 1))
     return result
 
 
@@ -284,7 +284,7 @@ def summary_for_run(store: Store, run: Mapping[str, Any]) -> dict[str, Any] | No
     """The bench summary of a run that a completed baselines run refers to (`config.reference_of`)."""
     for ref in store.reference_runs(run["dump_sha256"]):
         if ref["config"].get("reference_of") == run["run_id"]:
-            return summary(store, run["run_id"], ref["run_id"], run["pipeline"])
+            return summary(store, run, ref["run_id"])
     return None
 
 

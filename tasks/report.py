@@ -381,9 +381,7 @@ def bench_view(summary: dict[str, Any] | None) -> dict[str, Any] | None:
 
 def render_report(store: Store, run_id: str, out_dir: Path) -> Path:
     """Write `out_dir/<pipeline>/<run_id>/index.html`, refresh `out_dir/index.html`, return the run page."""
-    run = next((r for r in store.runs() if r["run_id"] == run_id), None)
-    if run is None:
-        raise KeyError(f"unknown run_id {run_id!r}")
+    run = store.run(run_id)
     rel = run_page(run["pipeline"], run_id)
     if rel is None:
         raise ValueError(f"pipeline name {run['pipeline']!r} can't name a report folder (use [A-Za-z0-9._-])")

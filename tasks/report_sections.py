@@ -481,7 +481,7 @@ def _md(text: str) -> str:
 
 def summary_markdown(store: Store, run_id: str) -> str:
     """The run's best point for the Prefect UI: its scores, its full params and its probe neighbours."""
-    run = next(r for r in store.runs() if r["run_id"] == run_id)
+    run = store.run(run_id)
     board = store.leaderboard(run_id)
     headlines = store.headlines(run_id)
     best = best_point(board, headlines)

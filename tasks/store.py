@@ -429,6 +429,13 @@ class Store:
         """Every run, newest first."""
         return self._dicts("SELECT * FROM runs ORDER BY started_at DESC, run_id DESC")
 
+    def run(self, run_id: str) -> dict[str, Any]:
+        """One run's row; an unknown id is a KeyError."""
+        rows = self._dicts("SELECT * FROM runs WHERE run_id = ?", [run_id])
+        if not rows:
+            raise KeyError(f"unknown run_id {run_id!r}")
+        return rows[0]
+
     def latest_run(self, pipeline: str | None = None) -> str | None:
         """The newest run id, of `pipeline` if given, whatever its status."""
         row = self._con.execute(

@@ -185,6 +185,14 @@ def test_writes_to_unknown_run_are_refused(db: Path) -> None:
         store.add_point("nope", _point())
 
 
+def test_one_run_by_id(db: Path) -> None:
+    with Store(db) as store:
+        run_id = store.start_run("sample", CONFIG, "d.bz2", "ab12", "v1")
+        assert store.run(run_id) == next(r for r in store.runs() if r["run_id"] == run_id)
+        with pytest.raises(KeyError, match="unknown run_id 'nope'"):
+            store.run("nope")
+
+
 def test_read_only_open(db: Path) -> None:
     with Store(db) as store:
         run_id = store.start_run("sample", CONFIG, "d.bz2", "ab12", "v1")
