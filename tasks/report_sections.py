@@ -26,7 +26,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from tasks.errors import InputError
 from tasks.evaluate import Vectors, load_vectors
-from tasks.projection import pca, tsne
+from tasks.projection import Matrix, pca, tsne
 from tasks.query import similar
 from tasks.store import Store, headline_column
 from tasks.train import VECTOR_FILES
@@ -315,6 +315,21 @@ def learning_curves(epochs: Sequence[Row], names: dict[str, str]) -> Markup | No
 # -- the best model's space -----------------------------------------------------------------------
 
 
+def _word_map(coords: Matrix, words: list[str]) -> go.Figure:
+    """A labelled 2D scatter of words (first two columns of `coords`), coloured by frequency rank."""
+    return go.Figure(
+        go.Scatter(
+            x=coords[:, 0],
+            y=coords[:, 1],
+            mode="markers+text",
+            text=words,
+            textposition="top center",
+            marker={"size": 5, "color": np.arange(len(words)), "colorscale": "Viridis"},
+            hovertemplate="%{text}<extra></extra>",
+        )
+    )
+
+
 def projection_charts(vecs: Vectors, top_n: int = TOP_WORDS) -> dict[str, Markup]:
     """2D and 3D PCA and a 2D t-SNE of the model's `top_n` most frequent words (file order = frequency)."""
     n = min(top_n, len(vecs.words))
@@ -325,17 +340,7 @@ def projection_charts(vecs: Vectors, top_n: int = TOP_WORDS) -> dict[str, Markup
     coords, explained = pca(matrix, 3)
     axis = [f"PC{i + 1} ({explained[i] * 100:.1f} % of variance)" for i in range(coords.shape[1])]
     charts: dict[str, Markup] = {}
-    fig = go.Figure(
-        go.Scatter(
-            x=coords[:, 0],
-            y=coords[:, 1],
-            mode="markers+text",
-            text=words,
-            textposition="top center",
-            marker={"size": 5, "color": np.arange(n), "colorscale": "Viridis"},
-            hovertemplate="%{text}<extra></extra>",
-        )
-    )
+    fig = _word_map(coords, words)
     fig.update_layout(xaxis_title=axis[0], yaxis_title=axis[1])
     charts["pca2d"] = div(fig, height=620)
     if coords.shape[1] >= 3:
@@ -352,18 +357,7 @@ def projection_charts(vecs: Vectors, top_n: int = TOP_WORDS) -> dict[str, Markup
         )
         fig.update_layout(scene={"xaxis_title": "PC1", "yaxis_title": "PC2", "zaxis_title": "PC3"})
         charts["pca3d"] = div(fig, height=620)
-    embedded = tsne(matrix)
-    fig = go.Figure(
-        go.Scatter(
-            x=embedded[:, 0],
-            y=embedded[:, 1],
-            mode="markers+text",
-            text=words,
-            textposition="top center",
-            marker={"size": 5, "color": np.arange(n), "colorscale": "Viridis"},
-            hovertemplate="%{text}<extra></extra>",
-        )
-    )
+    fig = _word_map(tsne(matrix), words)
     fig.update_layout(xaxis={"showticklabels": False}, yaxis={"showticklabels": False})
     charts["tsne"] = div(fig, height=620)
     return charts
