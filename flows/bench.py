@@ -23,8 +23,6 @@ from tasks.records import PointResult, StageTiming
 from tasks.report import render_report
 from tasks.store import REFERENCE_KIND, Store
 
-SYSTEM_KEYS = bench_mod.SYSTEMS[1:]
-
 
 def check_bench_points(name: str, pl: Pipeline) -> None:
     """The tutorial's training settings are hard-wired: every point must be one of them, or the
@@ -114,7 +112,7 @@ def run_bench(
     pipeline: str,
     config_path: str,
     dump: str,
-    systems: tuple[str, ...] = SYSTEM_KEYS,
+    systems: tuple[str, ...] = bench_mod.BASELINES,
 ) -> dict[str, Any]:
     """Run the comparison on `dump` and return zhvec's run id, the baselines' run id and the comparison."""
     settings = load_settings(Path(config_path))

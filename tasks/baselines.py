@@ -84,7 +84,12 @@ def tutorial_timings(
     rep, written = result["report"], result["written"]
     bytes_in = {"extract": dump_bytes, "convert": written["extract"], "segment": written["convert"]}
     bytes_in["train"] = written["segment"]
-    items = {"extract": (rep["articles"], "articles"), "train": (rep["corpus_words"] * epochs, "words")}
+    counted = {  # stage -> (items, unit); convert and segment count the bytes they wrote
+        "extract": (rep["articles"], "articles"),
+        "convert": (written["convert"], "bytes"),
+        "segment": (written["segment"], "bytes"),
+        "train": (rep["corpus_words"] * epochs, "words"),
+    }
     return [
         StageTiming(
             stage=stage,
@@ -93,8 +98,8 @@ def tutorial_timings(
             peak_rss_bytes=int(rep[f"{stage}_peak_rss_bytes"]),
             bytes_in=bytes_in[stage],
             bytes_out=written.get(stage, 0),
-            items=items.get(stage, (written.get(stage, 0), "bytes"))[0],
-            item_unit=items.get(stage, (0, "bytes"))[1],
+            items=counted[stage][0],
+            item_unit=counted[stage][1],
             point_id=point_id,
             extra={"source": "tutorial"},
         )
