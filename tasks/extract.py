@@ -36,6 +36,7 @@ from bisect import bisect_right
 from collections import Counter, deque
 from collections.abc import Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, NamedTuple, NoReturn
@@ -57,12 +58,14 @@ EXPORT_NAMESPACE = "http://www.mediawiki.org/xml/export-"
 EXPORT_VERSIONS = ("0.10", "0.11")  # current Wikimedia dumps (0.11) and the version before
 FOOTER = b"</mediawiki>"
 _PAGE, _PAGE_END = b"<page>", b"</page>"
-_NUMERIC_REF = re.compile(r"&#(?:x([0-9a-fA-F]+)|([0-9]+));")
+_XML_REF = re.compile(r"&(?:lt|gt|amp|quot|apos|#x([0-9a-fA-F]+)|#([0-9]+));")
+_XML_ENTITIES = {"&lt;": "<", "&gt;": ">", "&amp;": "&", "&quot;": '"', "&apos;": "'"}
 # Not text: C0/C1 controls but tab and newline (\r, \v, \f, \x1c-\x1e and \x85 would split lines later),
 # lone surrogates (from `&#xD800;`: unwritable as UTF-8), U+FFFD (an undecodable byte or code point) and
 # the noncharacters U+FFFE/U+FFFF.
 _NOT_TEXT = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff\ufffd\ufffe\uffff]")
 _MAX_CODE_POINT = 0x10FFFF
+_INDEX_LINE = re.compile(rb"^(\d+):", re.MULTILINE)  # `offset:page_id:title` of a multistream index
 # Every export schema (0.3 … 0.11) opens a page with title, ns and id, then `<redirect …/>` if it is one.
 _PAGE_HEAD = re.compile(rb"\s*<title>([^<]*)</title>\s*<ns>(-?\d+)</ns>\s*<id>(\d+)</id>\s*(<redirect\b)?")
 
@@ -83,6 +86,9 @@ class Page(NamedTuple):
     text: str
     bad_utf8: bool = False
     removed: int = 0
+
+
+Where = Page | str  # where an error is, in page terms: after this page, or a description
 
 
 @dataclass(frozen=True)
@@ -179,12 +185,12 @@ def _not_mediawiki(source: str, local: str, uri: str) -> NoReturn:
     )
 
 
-def _pages(xml: bytes, source: str, offset: int, *, last: bool, after: str) -> Iterator[Page]:
+def _pages(xml: bytes, source: str, offset: int, *, last: bool, after: Where) -> Iterator[Page]:
     """The `<page>` elements of `xml` (whole pages, then `</mediawiki>` if `last`), checked for structure.
 
     Only articles (namespace 0, no redirect flag) carry their text: decoding the text of pages that are
     skipped anyway is wasted work. `offset` is where `xml` starts in the decompressed dump; `after` says
-    where that is in page terms, for errors.
+    where that is in page terms, for errors (the page before, formatted only if there is an error).
     """
     pos = 0
     find = xml.find
@@ -197,7 +203,7 @@ def _pages(xml: bytes, source: str, offset: int, *, last: bool, after: str) -> I
             _malformed(source, "a <page> is not closed (truncated XML?)", offset + start, after)
         page = _page(xml, start + len(_PAGE), end, source, offset, after)
         yield page
-        after = f"after page {page.page_id} {page.title!r}"
+        after = page
         pos = end + len(_PAGE_END)
     tail = xml[pos:].strip()
     if tail != (FOOTER if last else b""):
@@ -206,7 +212,7 @@ def _pages(xml: bytes, source: str, offset: int, *, last: bool, after: str) -> I
         _malformed(source, f"unexpected content {tail[:40]!r} after the pages", offset + pos, after)
 
 
-def _page(xml: bytes, start: int, end: int, source: str, offset: int, after: str) -> Page:
+def _page(xml: bytes, start: int, end: int, source: str, offset: int, after: Where) -> Page:
     head = _PAGE_HEAD.match(xml, start, end)
     if head is None:
         _malformed(source, "a <page> does not start with <title>, <ns>, <id>", offset + start, after)
@@ -246,14 +252,12 @@ def clean_text(text: str) -> tuple[str, int]:
 
 
 def _unescape(text: str) -> str:
-    """XML character references: the five entities and numeric ones (`&amp;` last, so `&amp;lt;` → `&lt;`)."""
-    if "&" not in text:
-        return text
-    if "&#" in text:
-        text = _NUMERIC_REF.sub(_code_point, text)
-    return (
-        text.replace("&lt;", "<").replace("&gt;", ">").replace("&quot;", '"').replace("&apos;", "'")
-    ).replace("&amp;", "&")
+    """XML character references: the five entities and numeric ones, in one pass (so `&amp;lt;` → `&lt;`)."""
+    return _XML_REF.sub(_xml_char, text) if "&" in text else text
+
+
+def _xml_char(ref: re.Match[str]) -> str:
+    return _XML_ENTITIES.get(ref[0]) or _code_point(ref)
 
 
 def _code_point(ref: re.Match[str]) -> str:
@@ -262,7 +266,9 @@ def _code_point(ref: re.Match[str]) -> str:
     return chr(number) if number <= _MAX_CODE_POINT else "\ufffd"
 
 
-def _malformed(source: str, what: str, offset: int, after: str) -> NoReturn:
+def _malformed(source: str, what: str, offset: int, after: Where) -> NoReturn:
+    if isinstance(after, Page):
+        after = f"after page {after.page_id} {after.title!r}"
     raise ExtractError(f"{source}: malformed XML ({what}), {after}, near decompressed byte {offset}")
 
 
@@ -316,13 +322,16 @@ def extract_dump(
     _remove_unrecorded(out_dir)
     code = _code_identity()
     workers = max(1, workers)
-    with tqdm(total=size, unit="B", unit_scale=True, desc="extract", disable=not progress) as bar:
+    with (
+        tqdm(total=size, unit="B", unit_scale=True, desc="extract", disable=not progress) as bar,
+        _worker_pool(workers) as pool,
+    ):
         jobs: Iterable[_Job]
         if index is None:
             jobs = _single_stream_jobs(dump, out_dir, options, workers, chunk_bytes * XML_PER_BZ2, code)
         else:
-            jobs = _multistream_jobs(dump, index, out_dir, options, chunk_bytes, code)
-        per_shard = _run_jobs(jobs, workers, bar)
+            jobs = _multistream_jobs(dump, index, out_dir, options, chunk_bytes, code, workers)
+        per_shard = _run_jobs(jobs, pool, workers, bar)
     kept = {shard.name.removesuffix(".txt") for shard in per_shard}
     for stale in out_dir.glob("text-*"):
         if stale.name.split(".")[0] not in kept:
@@ -371,24 +380,44 @@ def _remove_unrecorded(out_dir: Path) -> None:
             path.unlink()
 
 
-def _spawn_pool(workers: int) -> ProcessPoolExecutor:
-    """Spawn, not fork: the caller may be a threaded Prefect worker, and forking threads is unsafe."""
-    return ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"))
+@contextmanager
+def _worker_pool(workers: int) -> Iterator[ProcessPoolExecutor | None]:
+    """`workers` spawned processes (None for one: the work then runs in this process), started at once so
+    they import this module while the jobs are being planned (reading the index takes a while).
+
+    Spawn, not fork: the caller may be a threaded Prefect worker, and forking threads is unsafe.
+    """
+    if workers == 1:
+        yield None
+        return
+    pool = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"))
+    try:
+        for _ in range(workers):
+            pool.submit(_ready)
+        yield pool
+    finally:
+        pool.shutdown(cancel_futures=True)
 
 
-def _run_jobs(jobs: Iterable[_Job], workers: int, bar: tqdm) -> list[ShardStats]:
-    """Run the jobs on `workers` processes, at most a few in flight (jobs may carry XML), in any order.
+def _ready() -> None:
+    """Nothing: submitting it starts a worker process."""
+
+
+def _run_jobs(
+    jobs: Iterable[_Job], pool: ProcessPoolExecutor | None, workers: int, bar: tqdm
+) -> list[ShardStats]:
+    """Run the jobs on the pool's `workers` processes (here if there is no pool), a few in flight at most
+    (jobs may carry XML), in any order.
 
     On the first failing shard the jobs not yet started are dropped; a failure while jobs are still being
     produced (a bz2 error in a single-stream dump) lets the shards in flight finish first, so they are kept.
     """
     results: dict[int, ShardStats] = {}
-    if workers == 1:
+    if pool is None:
         for job in jobs:
             results[job.number] = _extract_chunk(job)
             bar.update(job.bytes_in)
         return [results[n] for n in sorted(results)]
-    pool = _spawn_pool(workers)
     pending: deque[tuple[_Job, Future[ShardStats]]] = deque()
 
     def collect(block: bool) -> None:
@@ -407,8 +436,6 @@ def _run_jobs(jobs: Iterable[_Job], workers: int, bar: tqdm) -> list[ShardStats]
             if not future.cancel():
                 future.exception()  # let shards already in work finish and land
         raise
-    finally:
-        pool.shutdown(cancel_futures=True)
     return [results[n] for n in sorted(results)]
 
 
@@ -428,14 +455,14 @@ def _extract_chunk(job: _Job) -> ShardStats:
         blocks = _decompressed_streams(job.dump, payload, job.streams, job.source)
     counts: Counter[str] = Counter()
     offset = job.xml_offset
-    after = "before the first page"
+    after: Where = "before the first page"
     with atomic_path(shard) as tmp, tmp.open("w", encoding="utf-8", newline="\n") as out:
         for piece, final in _page_aligned(blocks):  # pieces of ~READ_BYTES: a worker's memory stays flat
             pages = list(_pages(piece, job.source, offset, last=job.last and final, after=after))
             counts["bad_utf8_pages"] += sum(page.bad_utf8 for page in pages)
             counts["removed_chars"] += sum(page.removed for page in pages)
             if pages:
-                after = f"after page {pages[-1].page_id} {pages[-1].title!r}"
+                after = pages[-1]
             offset += len(piece)
             block, kept = _prose_block(
                 [page.text for page in pages if _is_article(page, counts)], job.options
@@ -524,10 +551,10 @@ def _page_aligned(blocks: Iterable[bytes]) -> Iterator[tuple[bytes, bool]]:
 
 
 def _multistream_jobs(
-    dump: Path, index: Path, out_dir: Path, options: ExtractOptions, chunk_bytes: int, code: str
+    dump: Path, index: Path, out_dir: Path, options: ExtractOptions, chunk_bytes: int, code: str, workers: int
 ) -> list[_Job]:
     size = dump.stat().st_size
-    offsets = _stream_offsets(index)
+    offsets = _stream_offsets(index, workers)
     if offsets[0] <= 0 or offsets[-1] >= size:
         raise ExtractError(
             f"{index}: does not match {dump}: "
@@ -560,30 +587,57 @@ def _multistream_jobs(
     return jobs
 
 
-def _stream_offsets(index: Path) -> list[int]:
-    """The distinct stream offsets of an `offset:page_id:title` index, ascending."""
-    offsets: set[int] = set()
+def _stream_offsets(index: Path, workers: int) -> list[int]:
+    """The distinct stream offsets of an `offset:page_id:title` index, ascending.
+
+    The index is decompressed on `workers` threads and read in blocks of whole lines, each by one regex:
+    it has a line per page (millions for zhwiki), and the workers wait for it before their first chunk.
+    """
+    offsets: set[bytes] = set()
+    number = 0  # lines read before this block
+    carry = b""
     try:
-        with bz2.open(index, "rt", encoding="utf-8") as lines:
-            for number, line in enumerate(lines, 1):
-                head, sep, _ = line.partition(":")
-                if not sep or not head.isdigit():
-                    raise ExtractError(f"{index}:{number}: not an `offset:page_id:title` line: {line[:80]!r}")
-                offsets.add(int(head))
-    except (EOFError, OSError, UnicodeDecodeError) as exc:
+        with indexed_bzip2.open(str(index), parallelization=workers) as fh:
+            while True:
+                block = fh.read(4 * READ_BYTES)
+                data = carry + block if block or not carry else carry + b"\n"  # a last line without \n
+                cut = data.rfind(b"\n") + 1
+                data, carry = data[:cut], data[cut:]
+                data.decode("utf-8")
+                heads = _INDEX_LINE.findall(data)
+                if len(heads) != data.count(b"\n"):
+                    _bad_index_line(index, data, number)
+                offsets.update(heads)
+                number += len(heads)
+                if not block:
+                    break
+    except ExtractError:
+        raise
+    except (EOFError, OSError, ValueError, RuntimeError) as exc:
         raise ExtractError(f"{index}: unreadable multistream index ({exc})") from None
     if not offsets:
         raise ExtractError(f"{index}: empty multistream index")
-    return sorted(offsets)
+    return sorted(map(int, offsets))
+
+
+def _bad_index_line(index: Path, data: bytes, before: int) -> NoReturn:
+    number, line = next(
+        (n, x) for n, x in enumerate(data.split(b"\n"), before + 1) if not _INDEX_LINE.match(x)
+    )
+    raise ExtractError(f"{index}:{number}: not an `offset:page_id:title` line: {line.decode()[:80]!r}")
 
 
 def _chunks(bounds: list[int], chunk_bytes: int) -> list[list[int]]:
-    """Stream boundaries grouped into chunks of at least `chunk_bytes` (the last runs to the end): each
-    chunk is its list of boundaries, first to last."""
+    """Stream boundaries grouped into chunks of at least `chunk_bytes`, or a quarter of what is left when
+    that is less (down to a quarter of `chunk_bytes`), so the last chunks are small and no core waits long
+    for another to finish; the last chunk runs to the end. Each chunk is its list of boundaries, first to
+    last."""
     chunks = [[bounds[0]]]
     for bound in bounds[1:]:
         chunks[-1].append(bound)
-        if bound - chunks[-1][0] >= chunk_bytes and bound != bounds[-1]:
+        start = chunks[-1][0]
+        target = min(chunk_bytes, max(chunk_bytes, bounds[-1] - start) // 4)
+        if bound - start >= target and bound != bounds[-1]:
             chunks.append([bound])
     return chunks
 

@@ -15,7 +15,7 @@ import pytest
 
 from tasks.config import ExtractOptions
 from tasks.dumpgen import FOOTER, HEADER, DumpPage, page_xml, write_dump
-from tasks.extract import ExtractError, ExtractStats, Page, extract_dump, find_index
+from tasks.extract import ExtractError, ExtractStats, Page, _chunks, extract_dump, find_index
 
 REPO = Path(__file__).resolve().parents[1]
 FIXTURES = REPO / "tests" / "fixtures"
@@ -303,6 +303,46 @@ def test_index_of_another_dump_is_refused(tmp_path: Path) -> None:
         f"{dump}: no bz2 stream starts at byte {_stream_offsets()[0] + 7}: "
         f"is {tmp_path / 'x-pages-articles-multistream-index.txt.bz2'} the index of this dump?"
     )
+
+
+@pytest.mark.parametrize(
+    ("index_text", "reason"),
+    [
+        (b"", "empty multistream index"),
+        (b"624:1:a\n624:2:b\n\n", r":3: not an `offset:page_id:title` line: ''"),
+        (b"624:1:a\nx:2:b\n", r":2: not an `offset:page_id:title` line: 'x:2:b'"),
+        (b"624:1:\xff\n", "unreadable multistream index"),
+    ],
+)
+def test_bad_index_is_named_with_its_line(tmp_path: Path, index_text: bytes, reason: str) -> None:
+    dump = tmp_path / "x-pages-articles-multistream.xml.bz2"
+    dump.write_bytes(TINY_MULTI.read_bytes())
+    index = tmp_path / "x-pages-articles-multistream-index.txt.bz2"
+    index.write_bytes(bz2.compress(index_text))
+    with pytest.raises(ExtractError) as caught:
+        extract_dump(dump, tmp_path / "out", options=KEEP_ALL, workers=1)
+    assert str(caught.value).startswith(str(index))
+    assert re.search(reason, str(caught.value))
+
+
+def test_index_lines_are_counted_across_read_blocks(tmp_path: Path) -> None:
+    """The index is read in blocks of whole lines; a bad line far in is still named by its number."""
+    lines = [f"{624 + i // 100 * 1000}:{i}:title {i}\n" for i in range(400_000)]
+    lines[-2] = "bad line\n"
+    index = tmp_path / "x-pages-articles-multistream-index.txt.bz2"
+    index.write_bytes(bz2.compress("".join(lines).encode()))
+    dump = tmp_path / "x-pages-articles-multistream.xml.bz2"
+    dump.write_bytes(TINY_MULTI.read_bytes())
+    with pytest.raises(ExtractError, match=f"{re.escape(str(index))}:399999: not an"):
+        extract_dump(dump, tmp_path / "out", options=KEEP_ALL, workers=1)
+
+
+def test_chunks_shrink_towards_the_end_so_no_core_waits_long() -> None:
+    bounds = list(range(0, 100_001, 100))  # a stream every 100 bytes
+    sizes = [chunk[-1] - chunk[0] for chunk in _chunks(bounds, 10_000)]
+    # full chunks while 4 chunks' worth is left, then a quarter of the rest, down to a quarter chunk
+    assert sizes == [10_000] * 7 + [7500, 5700, 4200, 3200, 2500, 2500, 2500, 1900]
+    assert [len(c) for c in _chunks([0, 5, 10, 15], 1)] == [2, 2, 2]  # tests cut a chunk per stream
 
 
 def _stream_offsets() -> list[int]:
