@@ -6,6 +6,10 @@ the sentence-final marks, which both engines yield as tokens of their own, so ge
 inside one sentence. Files are read in ~0.5 MB pieces cut at line starts, so one big input still keeps every
 core busy and a worker's memory does not grow with the corpus; only the vocabulary (a set of distinct
 tokens) is kept, in the parent.
+
+With the usual options (punctuation dropped, nothing else) the punctuation is blanked out of the text before
+the cut (`segment_blanked`), which leaves no decision to make per token; other options go through a map of
+each distinct token (`segment_mapped`). Both give the same corpus and counts.
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ from __future__ import annotations
 import logging
 import re
 import shutil
+import sys
 import time
 import unicodedata
 import zlib
@@ -22,8 +27,12 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import closing
 from dataclasses import dataclass, field
 from functools import cache
+from itertools import repeat
 from pathlib import Path
-from typing import BinaryIO, Literal
+from typing import BinaryIO, Literal, NamedTuple
+
+import numpy as np
+import numpy.typing as npt
 
 from tasks.config import SegmentOptions
 from tasks.errors import InputError
@@ -42,6 +51,11 @@ _HAN = re.compile("[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0003134f
 _USER_WORD = re.compile(r"^(.+?)( [0-9]+)?( [a-z]+)?$")  # jieba's own `re_userdict`
 _DIGITS = re.compile(r"[\d.,:%％]*\d[\d.,:%％]*")
 _LATIN = re.compile(r"[A-Za-z][A-Za-z'\-]*")
+# The punctuation and symbols inside the engines' blocks `[<Han>a-zA-Z0-9+#&._%-]+`: both engines cut a block
+# into words, and yield every other character (but "\r\n") as a token of its own.
+BLOCK_PUNCT = "+#&._%-"
+_BLOCK_PUNCT_TOKEN = re.compile(r"([-+#&._%](?<= [-+#&._%])[-+#&._%]*) ")  # a token of them, and its space
+SYMBOLS_END = 0x20000  # no punctuation, symbol or whitespace character lies past plane 1 (tested)
 
 
 class SegmentError(InputError):
@@ -224,12 +238,20 @@ def token_map(drop: tuple[str, ...], stopwords: Path | None, split: bool) -> Cal
     return _TokenMap(drop, words, split).__getitem__
 
 
-def corpus_lines(mapped: list[str], limit: int) -> tuple[list[str], int]:
-    """The sentences of mapped tokens as space-joined corpus lines of at most `limit` tokens, and how many
-    sentences were longer (gensim would silently drop their tail, so they are cut into several lines)."""
-    text = " ".join(filter(None, mapped)).replace(" \n", "\n").replace("\n ", "\n")
-    sentences = [s for s in text.split("\n") if s]
-    if all(len(s) < 2 * limit - 1 for s in sentences):  # shorter cannot hold more than `limit` tokens
+class Segmented(NamedTuple):
+    """What a text gives: its sentences as corpus lines, how many were cut for being longer than a line may
+    be, how many tokens the engine gave (line breaks included) and the distinct words kept."""
+
+    sentences: list[str]
+    long_sentences: int
+    raw_tokens: int
+    vocab: frozenset[str]
+
+
+def capped_lines(sentences: list[str], limit: int) -> tuple[list[str], int]:
+    """The sentences (tokens separated by spaces) as corpus lines of at most `limit` tokens, and how many
+    were longer (gensim would silently drop their tail, so they are cut into several lines)."""
+    if max(map(len, sentences), default=0) < 2 * limit - 1:  # shorter cannot hold more than `limit` tokens
         return sentences, 0
     capped: list[str] = []
     long = 0
@@ -240,35 +262,107 @@ def corpus_lines(mapped: list[str], limit: int) -> tuple[list[str], int]:
     return capped, long
 
 
-def _kept(mapped: list[str]) -> int:
-    return len(mapped) - mapped.count("") - mapped.count("\n")
+def blanks_punct(options: SegmentOptions) -> bool:
+    """Whether punctuation is blanked before the cut (`segment_blanked`): when it is dropped and nothing else
+    is (digits, Latin words and stopwords are decided token by token)."""
+    return set(options.drop) == {"punct"} and options.stopwords is None
+
+
+@cache
+def _blanking(split: bool) -> npt.NDArray[np.uint32]:
+    """Code point -> what the cut gets instead: a space for whitespace but line breaks and for punctuation
+    and symbols outside the blocks, a line break for a sentence end when splitting. Each of these is a token
+    of its own before and after, so the blocks, and with them the words, are those of the original text."""
+    table = np.arange(sys.maxunicode + 1, dtype=np.uint32)
+    for code in range(SYMBOLS_END):
+        char = chr(code)
+        if (char.isspace() and char != "\n") or (_is_punct(char) and char not in BLOCK_PUNCT):
+            table[code] = ord(" ")
+    if split:
+        table[[ord(mark) for mark in SENTENCE_END]] = ord("\n")
+    return table
+
+
+def blank(text: str, split: bool) -> str:
+    """`text` through `_blanking`, by one numpy lookup: `str.translate` costs ten times more."""
+    codes = np.frombuffer(text.encode("utf-32-le"), dtype=np.uint32)
+    return _blanking(split)[codes].tobytes().decode("utf-32-le")
+
+
+def blanked_sentences(tokens: list[str]) -> tuple[list[str], set[str]]:
+    """The sentences of the tokens of a blanked text, and the block tokens made of `BLOCK_PUNCT` only that
+    were dropped with the blank tokens. Joined between spaces and line breaks, every token stands between
+    two spaces: a dropped block token goes with the space after it, and each run of spaces left is odd (blank
+    tokens and their separators) and becomes one space."""
+    parts = _BLOCK_PUNCT_TOKEN.split(" ".join(["", "\n", *tokens, "\n", ""]))
+    joined = "".join(parts[::2]).replace("  ", "")
+    # a line break next to another is left at the start of a piece, with its space: the only edge blanks
+    sentences = filter(None, map(str.strip, joined.split(" \n "), repeat("\n ")))
+    return list(sentences), set(parts[1::2])
+
+
+def segment_blanked(text: str, options: SegmentOptions) -> Segmented:
+    """`segment_mapped`'s result without a Python step per token: punctuation is blanked before the cut, so
+    what is left to drop is the blank tokens and the block tokens made of `BLOCK_PUNCT` only, by regex and
+    string operations on the space-joined tokens."""
+    blanked = blank(text, options.split_sentences)
+    tokens = load_engine(options.engine, options.user_dicts)(blanked, options.hmm)
+    sentences, dropped = blanked_sentences(tokens)
+    vocab = set(tokens)
+    vocab -= {" ", "\n", *dropped}
+    # "\r\n" was one token and is two blanks now; any other character outside the blocks was and is a token
+    raw_tokens = len(tokens) - text.count("\r\n")
+    return Segmented(*capped_lines(sentences, options.max_tokens_per_line), raw_tokens, frozenset(vocab))
+
+
+def segment_mapped(text: str, options: SegmentOptions) -> Segmented:
+    """The tokens of `text` filtered and split into sentences through the token map: any options."""
+    tokens = load_engine(options.engine, options.user_dicts)(text, options.hmm)
+    mapped = list(map(token_map(options.drop, options.stopwords, options.split_sentences), tokens))
+    vocab = set(mapped)
+    marks = vocab & _MARKS_WITH_BREAK  # a kept sentence mark is mapped to "。\n"
+    words = frozenset((vocab - marks - {"", "\n"}) | {m.rstrip("\n") for m in marks})
+    joined = " ".join(filter(None, mapped)).replace(" \n", "\n").replace("\n ", "\n")
+    lines = capped_lines(list(filter(None, joined.split("\n"))), options.max_tokens_per_line)
+    return Segmented(*lines, len(tokens), words)
+
+
+def segment_text(text: str, options: SegmentOptions) -> Segmented:
+    """One engine call for the whole text: both engines cut text in blocks that end at whitespace, so the
+    tokens are exactly those of its lines cut one by one, with the line breaks as tokens of their own."""
+    return (segment_blanked if blanks_punct(options) else segment_mapped)(text, options)
 
 
 def segment_line(line: str, options: SegmentOptions) -> list[list[str]]:
     """The sentences one line becomes (what `segment_corpus` writes for it)."""
-    tokens = load_engine(options.engine, options.user_dicts)(line, options.hmm)
-    to_corpus = token_map(options.drop, options.stopwords, options.split_sentences)
-    sentences = corpus_lines(list(map(to_corpus, tokens)), options.max_tokens_per_line)[0]
-    return [s.split(" ") for s in sentences]
+    return [s.split(" ") for s in segment_text(line, options).sentences]
 
 
 def _warm(options: SegmentOptions) -> None:
-    """Worker initializer: load the dictionary and stopwords before the first piece arrives."""
+    """Worker initializer: load the dictionary, stopwords and blanking table before the first piece."""
     load_engine(options.engine, options.user_dicts)
-    token_map(options.drop, options.stopwords, options.split_sentences)
+    if blanks_punct(options):
+        _blanking(options.split_sentences)
+    else:
+        token_map(options.drop, options.stopwords, options.split_sentences)
+
+
+def _samples(lines: list[str], data: bytes, every: int, options: SegmentOptions) -> tuple[Sample, ...]:
+    """The lines whose CRC-32 is 0 mod `every` (the same lines whatever the sharding), with their Han
+    tokens."""
+    crcs = np.fromiter(map(zlib.crc32, data.split(b"\n")), dtype=np.uint32, count=len(lines))
+    cut = load_engine(options.engine, options.user_dicts)
+    picked = (lines[i] for i in np.flatnonzero(crcs % every == 0))
+    return tuple((line, tuple(han_tokens(cut(line, options.hmm)))) for line in picked if line.strip())
 
 
 def segment_piece(piece: Piece, dst: Path, options: SegmentOptions) -> PieceResult:
-    """Segment one piece into `dst` with one engine call: both engines cut text in blocks that end at
-    whitespace, so the piece's tokens are exactly those of its lines cut one by one, with the line breaks
-    as tokens of their own. Invalid UTF-8 is an error naming the file and line: the corpus must not silently
-    lose text. With engine rjieba the lines whose CRC-32 is 0 mod `check_every` (the same lines whatever
-    the sharding) are returned with their Han tokens, for the jieba check.
+    """Segment one piece into `dst` (`segment_text`). Invalid UTF-8 is an error naming the file and line:
+    the corpus must not silently lose text. With engine rjieba, `check_every` lines are returned with their
+    Han tokens, for the jieba check (`_samples`).
 
     `dst` is a temporary part of the corpus, so it is written without the fsync of an atomic write.
     """
-    cut = load_engine(options.engine, options.user_dicts)
-    to_corpus = token_map(options.drop, options.stopwords, options.split_sentences)
     with piece.path.open("rb") as fh:
         fh.seek(piece.start)
         data = fh.read(piece.end - piece.start)
@@ -276,34 +370,24 @@ def segment_piece(piece: Piece, dst: Path, options: SegmentOptions) -> PieceResu
         text = data.decode("utf-8")
     except UnicodeDecodeError:
         raise SegmentError(utf8_error(piece.path)) from None
-    lines, raw_lines = text.split("\n"), data.split(b"\n")
+    lines = text.split("\n")
     if lines[-1] == "":  # the piece ends with a line break
         lines.pop()
-        raw_lines.pop()
-    tokens = cut(text, options.hmm)
-    mapped = list(map(to_corpus, tokens))
-    sentences, long_sentences = corpus_lines(mapped, options.max_tokens_per_line)
+    segmented = segment_text(text, options)
+    corpus = "\n".join([*segmented.sentences, ""])
     with dst.open("w", encoding="utf-8") as out:
-        out.writelines(f"{sentence}\n" for sentence in sentences)
+        out.write(corpus)
     every = options.check_every if options.engine != "jieba" else 0
-    samples = [
-        (line, tuple(han_tokens(cut(line, options.hmm))))
-        for line, raw in zip(lines, raw_lines, strict=True)
-        if every and line.strip() and zlib.crc32(raw) % every == 0
-    ]
-    vocab = set(mapped)
-    marks = vocab & _MARKS_WITH_BREAK  # a kept sentence mark is mapped to "。\n"
-    words = frozenset((vocab - marks - {"", "\n"}) | {m.rstrip("\n") for m in marks})
     whole = lines[:-1] if piece.cut else lines  # a cut line is counted by the piece where it ends
     return PieceResult(
         lines=len(whole),
-        blank_lines=sum(1 for line in whole if not line.strip()),
-        sentences=len(sentences),
-        tokens=_kept(mapped),
-        raw_tokens=len(tokens) - data.count(b"\n"),
-        long_sentences=long_sentences,
-        vocab=words,
-        samples=tuple(samples),
+        blank_lines=whole.count("") + sum(map(str.isspace, whole)),
+        sentences=len(segmented.sentences),
+        tokens=corpus.count(" ") + len(segmented.sentences),  # no token holds a space
+        raw_tokens=segmented.raw_tokens - data.count(b"\n"),
+        long_sentences=segmented.long_sentences,
+        vocab=segmented.vocab,
+        samples=_samples(lines, data, every, options) if every else (),
     )
 
 

@@ -1,27 +1,40 @@
 from __future__ import annotations
 
+import dataclasses
 import logging
+import random
+import sys
+import unicodedata
 import zlib
 from functools import cache
 from pathlib import Path
 
 import jieba
 import pytest
+import rjieba
 
+from tasks import segment
 from tasks.config import ExtractOptions, SegmentOptions
 from tasks.convert import convert_shards
 from tasks.dicts import EVAL_DICT
 from tasks.extract import extract_dump
 from tasks.segment import (
+    BLOCK_PUNCT,
     SENTENCE_END,
+    SYMBOLS_END,
     Engine,
     SegmentError,
+    blank,
+    blanked_sentences,
     han_tokens,
     keep_token,
     load_engine,
     plan_pieces,
+    segment_blanked,
     segment_corpus,
     segment_line,
+    segment_mapped,
+    token_map,
 )
 
 REPO = Path(__file__).resolve().parents[1]
@@ -88,6 +101,7 @@ def test_jieba_engine_equals_serial_jieba_on_whole_sample(
     assert got == serial_reference(sample_jieba_cuts, options)
     assert (stats.sentences, stats.tokens) == (len(got), sum(map(len, got)))
     assert stats.vocab_size == len({t for s in got for t in s})
+    assert stats.dropped_tokens == sum(map(len, sample_jieba_cuts)) - stats.tokens
 
 
 def test_rjieba_han_tokens_agree_with_jieba_on_whole_sample(
@@ -271,3 +285,97 @@ def test_missing_or_bad_dictionaries_fail_before_any_work(tmp_path: Path, paragr
     with pytest.raises(SegmentError, match="no .txt shards"):
         segment_corpus(tmp_path, out, options=SegmentOptions(), workers=2)
     assert not out.exists() and not list(tmp_path.glob(".c.txt*"))
+
+
+# Line breaks of every kind, blanks next to sentence ends, block tokens of `BLOCK_PUNCT` only (alone, inside
+# words, between blanks and between sentence ends), astral symbols and ideographs, control characters.
+TRICKY = (
+    "他说：“今天，我们去了U.S.A.！”然后……又回来了。。\r\n"
+    "C++ 与 C# 的 3.5% 和 50％；价格 -5 到 +7 & 更多__init__ 1990-2000 -- ... . - +\n"
+    "\t全角\u3000空格\xa0和\x0b竖表\x1c分隔\u2028行\r。回车句号\r\r\n"
+    "表情😀与𠀀字、«引号»《书名》〈〉【】——~·|@^`$￥¥©®™°±×÷\n"
+    "\n   \n。.。-！ . ？\n"
+    "\x00控制\x07字符 e\u0301 Ω ² ½ ١٢٣ русский 日本語のテキスト 한국어!?;\n"
+    "无结尾换行"
+)
+
+
+BMP_AND_SMP = "".join(map(chr, (*range(0xD800), *range(0xE000, SYMBOLS_END))))  # no surrogates
+
+
+def test_blanking_covers_every_punctuation_symbol_and_space() -> None:
+    """`SYMBOLS_END` bounds the blanking table's loop: nothing to blank lies past it."""
+    assert not any(
+        unicodedata.category(chr(c))[0] in "PS" or chr(c).isspace()
+        for c in range(SYMBOLS_END, sys.maxunicode + 1)
+    )
+    dropped = {c for c in BMP_AND_SMP if c != "\n" and c not in BLOCK_PUNCT and not keep_token(c, ("punct",))}
+    for split in (False, True):
+        expected = ["\n" if split and c in SENTENCE_END else " " if c in dropped else c for c in BMP_AND_SMP]
+        assert list(blank(BMP_AND_SMP, split)) == expected
+
+
+@pytest.mark.parametrize("engine", ["jieba", "rjieba"])
+def test_blanked_characters_are_never_inside_a_block(engine: Engine) -> None:
+    """A blanked character inside a block could be cut into one word with its neighbours: each is put in a
+    dictionary word between two Han characters, which must still come out as three tokens."""
+    blanked = [c for c, b in zip(BMP_AND_SMP, blank(BMP_AND_SMP, False), strict=True) if b != c]
+    words = [f"中{c}国" for c in blanked if not c.isspace()] + ["中+国"]  # "+" is in the blocks
+    if engine == "rjieba":
+        rj = rjieba.Jieba()
+        for word in words:
+            rj.add_word(word, 10**9, None)
+        tokens = rj.cut("\n".join(words), True)
+    else:
+        tk = jieba.Tokenizer()
+        for word in words:
+            tk.add_word(word, 10**9)
+        tokens = list(tk.cut("\n".join(words)))
+    assert len(words) > 8000
+    assert set(tokens) & set(words) == {"中+国"}
+
+
+def test_blanked_sentences_equal_the_token_map() -> None:
+    """Random token sequences of a blanked text: blanks and block tokens next to each other in any order."""
+    to_corpus = token_map(("punct",), None, True)
+    rng = random.Random(0)
+    for _ in range(20000):
+        tokens = rng.choices(["词", "ab", "3.5", ".", "-", "..", " ", "\n"], k=rng.randrange(12))
+        mapped = " ".join(filter(None, map(to_corpus, tokens))).replace(" \n", "\n").replace("\n ", "\n")
+        expected = [s for s in mapped.split("\n") if s]
+        assert blanked_sentences(tokens) == (expected, {t for t in tokens if t in (".", "-", "..")}), tokens
+
+
+@pytest.mark.parametrize("engine", ["jieba", "rjieba"])
+@pytest.mark.parametrize(("split", "limit"), [(True, 10000), (False, 10000), (True, 2)])
+def test_blanked_and_mapped_paths_agree_on_tricky_text(engine: Engine, split: bool, limit: int) -> None:
+    options = SegmentOptions(engine=engine, split_sentences=split, max_tokens_per_line=limit)
+    blanked, mapped = segment_blanked(TRICKY, options), segment_mapped(TRICKY, options)
+    assert blanked == mapped
+    assert mapped.raw_tokens == len(load_engine(engine)(TRICKY, True))  # "\r\n" is one token
+    assert {"C++", "3.5%", "50", "\x00", "\u0301", "𠀀"} <= mapped.vocab
+    assert not mapped.vocab & {".", "-", "--", "...", "+", "&", "__", "😀", "。", "\r"}
+
+
+@pytest.mark.parametrize(
+    ("engine", "source"), [("rjieba", "sample_text"), ("rjieba", "paragraphs"), ("jieba", "paragraphs")]
+)
+def test_blanked_and_mapped_paths_write_the_same_corpus(
+    tmp_path: Path,
+    request: pytest.FixtureRequest,
+    monkeypatch: pytest.MonkeyPatch,
+    engine: Engine,
+    source: str,
+) -> None:
+    """In-process workers, so the patch applies. Engine jieba on the whole sample is checked against serial
+    jieba and the token filters above (`serial_reference` is the token map's rule)."""
+    src: Path = request.getfixturevalue(source)
+    options = SegmentOptions(engine=engine, user_dicts=(EVAL_DICT,), check_every=7)
+    fast = segment_corpus(src, tmp_path / "fast.txt", options=options, workers=1)
+    monkeypatch.setattr(segment, "blanks_punct", lambda _options: False)
+    mapped = segment_corpus(src, tmp_path / "mapped.txt", options=options, workers=1)
+    assert (tmp_path / "fast.txt").read_bytes() == (tmp_path / "mapped.txt").read_bytes()
+    assert dataclasses.replace(fast, seconds=0, bytes_per_s=0) == dataclasses.replace(
+        mapped, seconds=0, bytes_per_s=0
+    )
+    assert fast.dropped_tokens > 0 and fast.tokens > 1000
