@@ -100,6 +100,9 @@ _FIRST_ARG_SHOWN = frozenset(
     }
 )
 
+_COLOR_TEMPLATES = frozenset({"color", "colour", "font color"})
+_TEXT_TEMPLATES = _FIRST_ARG_SHOWN | _COLOR_TEMPLATES | {"lang", "le", "tsl", "convert", "cvt"}
+
 _RANGE_WORDS = frozenset(
     {"-", "–", "—", "至", "到", "~", "～", "×", "±", "+/-"} | {"to", "and", "or", "x", "by"}
 )
@@ -285,8 +288,12 @@ def _flatten(stack: list[list[str]], kinds: list[str], open_count: Counter[str],
 
 
 def _render_template(content: str) -> str:
+    """The visible text of an inline template (see the module docstring); "" for all others, which are
+    told by name alone, before their parameters are split (an infobox has dozens)."""
     name, _, rest = content.partition("|")
     name = name.strip().replace("_", " ").lower()
+    if name not in _TEXT_TEMPLATES and not name.startswith(("lang-", "link-")):
+        return ""
     args = [p.strip() for p in rest.split("|") if "=" not in p] if rest else []
     if name == "lang":
         return args[1] if len(args) > 1 else ""
@@ -299,7 +306,7 @@ def _render_template(content: str) -> str:
         return shown[-1] if shown else ""
     if name in _FIRST_ARG_SHOWN:
         return args[0] if args else ""
-    if name in ("color", "colour", "font color"):
+    if name in _COLOR_TEMPLATES:
         return args[1] if len(args) > 1 else ""
     if name in ("convert", "cvt"):
         return _render_convert(args)
@@ -337,6 +344,8 @@ def _render_link(content: str) -> str:
 
 
 def _render_conversion(content: str) -> str:
+    if "|" not in content:  # no flags: the common `-{zh-hans:…;zh-hant:…}-` and `-{X}-`
+        return _pick_variant(content)
     flags, has_flags, body = content.partition("|")
     flag_set = {f.strip() for f in flags.split(";") if f.strip()}
     if not has_flags or not flag_set or not flag_set <= _CONVERSION_FLAGS:
