@@ -32,6 +32,7 @@ from tasks.segment import (
     plan_pieces,
     segment_blanked,
     segment_corpus,
+    segment_job,
     segment_line,
     segment_mapped,
     token_map,
@@ -250,6 +251,30 @@ def test_vocabulary_and_eval_oov(tmp_path: Path) -> None:
     assert (stats.lines_in, stats.blank_lines, stats.sentences, stats.vocab_size) == (3, 1, 2, 7)
     assert stats.eval_oov == {"capitals": 0.5}
     assert stats.bytes_in == src.stat().st_size and stats.bytes_per_s > 0
+
+
+def test_a_worker_reports_each_word_once_per_run(tmp_path: Path) -> None:
+    """Workers send the parent only words they have not sent before in the same run; a new run (say a
+    second `segment_corpus` in the same process) starts afresh, so its vocabulary is whole again."""
+    src = tmp_path / "in.txt"
+    src.write_text("北京是中国的首都。\n东京是日本的首都。\n", encoding="utf-8")
+    first, second = plan_pieces([src], piece_bytes=28)
+    options = SegmentOptions()
+    words = [
+        segment_job(piece, tmp_path / f"{i}.txt", options, "run-1").vocab
+        for i, piece in enumerate([first, second])
+    ]
+    assert words == [{"北京", "是", "中国", "的", "首都"}, {"东京", "日本"}]
+    assert segment_job(second, tmp_path / "again.txt", options, "run-2").vocab == {
+        "东京",
+        "是",
+        "日本",
+        "的",
+        "首都",
+    }
+    for n in (1, 2):  # whole vocabularies however the work is split
+        stats = segment_corpus(src, tmp_path / f"c{n}.txt", options=options, workers=n)
+        assert stats.vocab_size == 7
 
 
 def test_invalid_utf8_names_file_and_line(tmp_path: Path) -> None:
