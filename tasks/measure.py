@@ -65,7 +65,7 @@ def _cpu_seconds() -> float:
 
 
 @contextmanager
-def measure(interval: float = 0.05) -> Iterator[Meter]:
+def measure(interval: float = 0.2) -> Iterator[Meter]:
     """Sample the RSS of this process and the children it starts meanwhile; CPU counts this process and
     its reaped children.
 
