@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import select
 import sys
 from collections.abc import Callable
 from dataclasses import asdict
@@ -533,9 +534,22 @@ def main(argv: list[str] | None = None) -> int:
         )
         return 2
     except (CliError, InputError, OSError) as exc:
+        if isinstance(exc, BrokenPipeError) and _stdout_closed():
+            return 0  # `zhvec … | head`: the reader has all it wanted
         print(f"zhvec {args.command}: error: {str(exc).splitlines()[0]}", file=sys.stderr)
         return 2
     return 0
+
+
+def _stdout_closed() -> bool:
+    """True when stdout is a pipe whose reader has gone; stdout then points at /dev/null, so the flush at
+    exit does not fail a second time."""
+    poll = select.poll()
+    poll.register(sys.stdout.fileno(), select.POLLOUT)
+    if not any(events & select.POLLERR for _, events in poll.poll(0)):
+        return False
+    os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    return True
 
 
 if __name__ == "__main__":

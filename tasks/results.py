@@ -43,10 +43,12 @@ def format_results(run_id: str, rows: list[dict[str, Any]]) -> str:
     """A plain-text table: the swept params, status, cost and each headline score (— where absent)."""
     metrics = sorted({k for r in rows for k in r["metrics"]})
     params = [p for p in SHOWN_PARAMS if len({str(r["params"].get(p)) for r in rows}) > 1] or ["model"]
-    head = [*params, "status", "train_s", "words/s", *metrics]
+    shown = [tuple(str(r["params"].get(p)) for p in params) for r in rows]
+    labelled = len(set(shown)) < len(shown)  # same params, other corpora (a synthetic run's languages)
+    head = [*(["point"] if labelled else []), *params, "status", "train_s", "words/s", *metrics]
     table = [head]
-    for r in rows:
-        cells = [str(r["params"].get(p)) for p in params]
+    for r, cells_of_params in zip(rows, shown, strict=True):
+        cells = [*([r["label"]] if labelled else []), *cells_of_params]
         cells += [r["status"], _fmt(r["train_s"], ".1f"), _fmt(r["words_per_s"], ",.0f")]
         cells += [_fmt(r["metrics"].get(m), ".4f") for m in metrics]
         table.append(cells)

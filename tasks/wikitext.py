@@ -118,8 +118,8 @@ _DISAMBIGUATION = re.compile(
 def to_prose(wikitext: str) -> list[str]:
     """The article's prose, one paragraph, list item or heading a line; no markup survives.
 
-    Cheap substring tests skip the passes a page does not need: most of the time goes into these regex
-    passes, and most pages have no bare URL, bold text or magic word left by this point.
+    Cheap substring tests skip the regex passes a page does not need, and only a line that may hold
+    markup goes through `_clean_line`: most of extract's time after bz2 goes into these passes.
     """
     text = _resolve_markup(_remove_elements(_remove_comments(wikitext)))
     if "<" in text:

@@ -84,3 +84,20 @@ def test_segment_bad_utf8_is_one_line_naming_file_and_line(
     )
     assert code == 2
     assert err == f"zhvec segment: error: {bad}:2: invalid UTF-8 at byte 1 of the line (invalid start byte)"
+
+
+def test_a_reader_that_stops_early_is_no_error() -> None:
+    """`zhvec … | head`: when the reader goes, the command ends quietly with status 0."""
+    script = (
+        "import sys, flows.cli as cli\n"
+        "cli.cmd_results = lambda args: [print('x' * 100) for _ in range(100_000)]\n"
+        "sys.exit(cli.main(['results']))\n"
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-c", script], cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
+    assert proc.stdout is not None and proc.stderr is not None
+    assert proc.stdout.readline() == b"x" * 100 + b"\n"
+    proc.stdout.close()
+    assert proc.wait(timeout=60) == 0
+    assert proc.stderr.read() == b""
