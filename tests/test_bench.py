@@ -13,14 +13,11 @@ import pytest
 from flows.bench import check_bench_points, run_bench
 from tasks.bench import SystemPoint, compare, format_comparison, project
 from tasks.config import ConfigError, load_settings
+from tests.configs import ALL_EVAL_SETS, EVAL_DIR, OUTPUTS, TINY_DUMP
 
-REPO = Path(__file__).resolve().parents[1]
-DUMP = REPO / "tests" / "fixtures" / "zhwiki-tiny-pages-articles-multistream.xml.bz2"
-
-CONFIG = """
-workspace: {root}/work
-database: {root}/work/zhvec.duckdb
-reports: {root}/reports
+CONFIG = (
+    OUTPUTS
+    + """
 default: bench
 pipelines:
   bench:
@@ -30,26 +27,22 @@ pipelines:
       grid: {{model: [sg, cbow]}}
       track_epochs: false
     evaluate: &eval
-      analogy:
-        ca8_morphological: {eval}/ca8/morphological.txt
-        ca8_semantic: {eval}/ca8/semantic.txt
-        ca_translated: {eval}/ca8/ca_translated.txt
-      similarity:
-        wordsim240: {eval}/wordsim/wordsim-240.txt
-        wordsim297: {eval}/wordsim/wordsim-297.txt
-  tweaked:
+"""
+    + ALL_EVAL_SETS
+    + """  tweaked:
     dump: {dump}
     sweep: {{base: {{window: 3}}}}
     evaluate: *eval
 """
+)
 
 
 @pytest.fixture(scope="module")
 def bench(prefect_server: None, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, Any]]:
     root = tmp_path_factory.mktemp("bench")
     config = root / "pipelines.yaml"
-    config.write_text(CONFIG.format(root=root, dump=DUMP, eval=REPO / "data" / "eval"), encoding="utf-8")
-    return root, run_bench(pipeline="bench", config_path=str(config), dump=str(DUMP))
+    config.write_text(CONFIG.format(root=root, dump=TINY_DUMP, eval=EVAL_DIR), encoding="utf-8")
+    return root, run_bench(pipeline="bench", config_path=str(config), dump=str(TINY_DUMP))
 
 
 def query(root: Path, sql: str, *params: object) -> list[tuple[Any, ...]]:
@@ -108,7 +101,7 @@ def test_summary_has_every_ratio_and_score(bench: tuple[Path, dict[str, Any]]) -
 
 def test_a_pipeline_unlike_the_tutorial_is_refused(tmp_path: Path) -> None:
     config = tmp_path / "pipelines.yaml"
-    config.write_text(CONFIG.format(root=tmp_path, dump=DUMP, eval=REPO / "data" / "eval"), encoding="utf-8")
+    config.write_text(CONFIG.format(root=tmp_path, dump=TINY_DUMP, eval=EVAL_DIR), encoding="utf-8")
     name, pl = load_settings(config).pipeline("tweaked")
     with pytest.raises(ConfigError, match=r"pipelines.tweaked.sweep: point sg-d100-w3-n5-e5 differs"):
         check_bench_points(name, pl)

@@ -12,16 +12,14 @@ import pytest
 from flows.pipeline import run_pipeline
 from tasks.evaluate import load_analogies, load_vectors
 from tests.ca8_reference import reference_ca8
+from tests.configs import ALL_EVAL_SETS, EVAL_DIR, OUTPUTS, TINY_DUMP
 
-REPO = Path(__file__).resolve().parents[1]
-DUMP = REPO / "tests" / "fixtures" / "zhwiki-tiny-pages-articles-multistream.xml.bz2"
 STAGES = {"extract", "convert", "segment", "train", "evaluate"}
 SETS = {"ca8_morphological", "ca8_semantic", "ca_translated", "wordsim240", "wordsim297"}
 
-CONFIG = """
-workspace: {root}/work
-database: {root}/work/zhvec.duckdb
-reports: {root}/reports
+CONFIG = (
+    OUTPUTS
+    + """
 default: tiny
 pipelines:
   tiny:
@@ -30,21 +28,16 @@ pipelines:
       base: {{vector_size: 24, min_count: 2, epochs: 2, negative: 5, sample: 0.001}}
       grid: {{model: [sg, cbow]}}
     evaluate:
-      analogy:
-        ca8_morphological: {eval}/ca8/morphological.txt
-        ca8_semantic: {eval}/ca8/semantic.txt
-        ca_translated: {eval}/ca8/ca_translated.txt
-      similarity:
-        wordsim240: {eval}/wordsim/wordsim-240.txt
-        wordsim297: {eval}/wordsim/wordsim-297.txt
 """
+    + ALL_EVAL_SETS
+)
 
 
 @pytest.fixture(scope="module")
 def finished_run(prefect_server: None, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
     root = tmp_path_factory.mktemp("flow")
     config = root / "pipelines.yaml"
-    config.write_text(CONFIG.format(root=root, dump=DUMP, eval=REPO / "data" / "eval"), encoding="utf-8")
+    config.write_text(CONFIG.format(root=root, dump=TINY_DUMP, eval=EVAL_DIR), encoding="utf-8")
     run_id = run_pipeline(pipeline="tiny", config_path=str(config))
     return root, run_id
 
@@ -94,7 +87,7 @@ def test_extract_per_shard_statistics_land_in_stage_timings(finished_run: tuple[
     sql = "SELECT extra, bytes_in, items FROM stage_timings WHERE run_id = ? AND stage = 'extract'"
     raw, bytes_in, items = query(root, sql, run_id)[0]
     extra = json.loads(str(raw))
-    assert bytes_in == DUMP.stat().st_size and items == extra["articles"] > 0
+    assert bytes_in == TINY_DUMP.stat().st_size and items == extra["articles"] > 0
     shards = extra["per_shard"]
     assert [s["name"] for s in shards] == extra["shards"]
     assert sum(s["articles"] for s in shards) == items and sum(s["bytes_in"] for s in shards) == bytes_in
@@ -108,7 +101,7 @@ def test_stored_counts_equal_independent_ca8_evaluation(finished_run: tuple[Path
     for point_id, vectors_dir in points:
         vecs = load_vectors(Path(str(vectors_dir)) / "vectors.txt")
         for name, file in (("ca8_semantic", "semantic"), ("ca8_morphological", "morphological")):
-            questions = load_analogies(REPO / "data" / "eval" / "ca8" / f"{file}.txt")
+            questions = load_analogies(EVAL_DIR / "ca8" / f"{file}.txt")
             expected = reference_ca8(vecs.words, vecs.matrix, questions)
             rows = query(
                 root,

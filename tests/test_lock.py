@@ -16,9 +16,9 @@ import pytest
 
 from tasks.store import Store
 from tasks.workspace import LOCK, WorkspaceBusy, workspace_lock
+from tests.configs import EVAL_DIR, OUTPUTS, TINY_DUMP
 
 REPO = Path(__file__).resolve().parents[1]
-DUMP = REPO / "tests" / "fixtures" / "zhwiki-tiny-pages-articles-multistream.xml.bz2"
 
 HOLD = """
 import sys, time
@@ -29,10 +29,9 @@ with workspace_lock(Path(sys.argv[1]), "held"):
     time.sleep(600)
 """
 
-CONFIG = """
-workspace: {root}/work
-database: {root}/work/zhvec.duckdb
-reports: {root}/reports
+CONFIG = (
+    OUTPUTS
+    + """
 default: tiny
 pipelines:
   tiny:
@@ -44,6 +43,7 @@ pipelines:
       analogy: {{ca_translated: {eval}/ca8/ca_translated.txt}}
       similarity: {{wordsim240: {eval}/wordsim/wordsim-240.txt}}
 """
+)
 
 
 def _holder(root: Path) -> subprocess.Popen[str]:
@@ -77,7 +77,7 @@ def test_two_zhvec_runs_on_one_workspace(prefect_server: None, tmp_path: Path) -
     from prefect.settings import PREFECT_API_URL
 
     config = tmp_path / "pipelines.yaml"
-    text = CONFIG.format(root=tmp_path, dump=DUMP, eval=REPO / "data" / "eval")
+    text = CONFIG.format(root=tmp_path, dump=TINY_DUMP, eval=EVAL_DIR)
     config.write_text(text, encoding="utf-8")
     env = {**os.environ, "PREFECT_API_URL": str(PREFECT_API_URL.value())}  # the session's test server
     cmd = [sys.executable, "-m", "flows.cli", "run", "--config", str(config), "tiny"]
@@ -129,12 +129,10 @@ def test_bench_on_a_busy_workspace_fails_at_once(tmp_path: Path, capsys: pytest.
     from flows.cli import main
 
     config = tmp_path / "pipelines.yaml"
-    config.write_text(
-        BENCH_CONFIG.format(root=tmp_path, dump=DUMP, eval=REPO / "data" / "eval"), encoding="utf-8"
-    )
+    config.write_text(BENCH_CONFIG.format(root=tmp_path, dump=TINY_DUMP, eval=EVAL_DIR), encoding="utf-8")
     proc = _holder(tmp_path / "work")
     try:
-        assert main(["bench", str(DUMP), "--config", str(config), "--systems"]) == 2
+        assert main(["bench", str(TINY_DUMP), "--config", str(config), "--systems"]) == 2
     finally:
         proc.send_signal(signal.SIGKILL)
         proc.wait()

@@ -18,14 +18,13 @@ from flows.cli import main
 from flows.pipeline import check_dask, run
 from tasks.config import ConfigError
 from tasks.store import Store
+from tests.configs import EVAL_DIR, OUTPUTS, TINY_DUMP
 
 REPO = Path(__file__).resolve().parents[1]
-DUMP = REPO / "tests" / "fixtures" / "zhwiki-tiny-pages-articles-multistream.xml.bz2"
 
-CONFIG = """
-workspace: {root}/work
-database: {root}/work/zhvec.duckdb
-reports: {root}/reports
+CONFIG = (
+    OUTPUTS
+    + """
 default: tiny
 task_runner: {runner}
 dask: {{address: {address}, timeout_s: 1}}
@@ -44,12 +43,13 @@ pipelines:
       analogy: {{ca_translated: {eval}/ca8/ca_translated.txt}}
       similarity: {{wordsim240: {eval}/wordsim/wordsim-240.txt}}
 """
+)
 
 
 def write_config(root: Path, runner: str = "local", address: str = "null") -> Path:
     root.mkdir(parents=True, exist_ok=True)
     path = root / "pipelines.yaml"
-    text = CONFIG.format(root=root, runner=runner, address=address, dump=DUMP, eval=REPO / "data" / "eval")
+    text = CONFIG.format(root=root, runner=runner, address=address, dump=TINY_DUMP, eval=EVAL_DIR)
     path.write_text(text, encoding="utf-8")
     return path
 

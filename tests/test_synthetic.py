@@ -22,6 +22,7 @@ from tasks.synthetic import (
     structure_metrics,
     write_corpus,
 )
+from tests.configs import OUTPUTS
 
 SIZES = {"sentences": 300, "sentence_length": 12, "vocabulary": 26, "neighbour_window": 2, "seed": 7}
 
@@ -98,10 +99,9 @@ def test_config_needs_exactly_one_of_dump_and_synthetic(tmp_path: Path) -> None:
             load_settings(path)
 
 
-CONFIG = """
-workspace: {root}/work
-database: {root}/work/zhvec.duckdb
-reports: {root}/reports
+CONFIG = (
+    OUTPUTS
+    + """
 default: synthetic
 pipelines:
   synthetic:
@@ -111,6 +111,7 @@ pipelines:
       base: {{model: sg, vector_size: 16, window: 5, sample: 0, min_count: 1, epochs: 5, workers: 1}}
       probes: [[bbb, aaa], [bbb, zzz]]
 """
+)
 
 
 def test_synthetic_pipeline_recovers_the_structure(prefect_server: None, tmp_path: Path) -> None:

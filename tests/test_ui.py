@@ -20,15 +20,15 @@ from tasks.evaluate import load_vectors
 from tasks.store import TABLES, VIEWS
 from tasks.workspace import file_sha256
 from tests.browser import chromium, open_page
+from tests.configs import EVAL_DIR, OUTPUTS
 
 REPO = Path(__file__).resolve().parents[1]
 HOSTILE = "<script>alert(1)</script>"
 ESCAPED = "&lt;script&gt;alert(1)&lt;/script&gt;"
 DUMP_NAME = "zhwiki-20240101-pages-articles-multistream.xml.bz2"
-CONFIG = """
-workspace: {root}/work
-database: {root}/work/zhvec.duckdb
-reports: {root}/reports
+CONFIG = (
+    OUTPUTS
+    + """
 default: hostile
 pipelines:
   hostile:
@@ -46,6 +46,7 @@ pipelines:
       similarity:
         wordsim240: {eval}/wordsim/wordsim-240.txt
 """
+)
 
 
 def hostile_dump(path: Path) -> None:
@@ -64,7 +65,7 @@ def run(prefect_server: None, tmp_path_factory: pytest.TempPathFactory) -> tuple
     hostile_dump(root / DUMP_NAME)
     config = root / "pipelines.yaml"
     config.write_text(
-        CONFIG.format(root=root, dump=DUMP_NAME, hostile=HOSTILE, eval=REPO / "data" / "eval"),
+        CONFIG.format(root=root, dump=DUMP_NAME, hostile=HOSTILE, eval=EVAL_DIR),
         encoding="utf-8",
     )
     return root, run_pipeline(pipeline="hostile", config_path=str(config))
