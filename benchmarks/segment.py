@@ -3,7 +3,8 @@
 Builds ~8 MB of real text (CCTV news transcripts and zhwiki-derived paragraphs, interleaved) and the first
 16 MB of the same stream (twice the text, not a copy) in a temp dir, then measures:
 - conversion: OpenCC alone on the stage's 4 MB blocks, the tutorial's per-line OpenCC loop, and our convert
-  stage on 1 worker (in-process) and on N workers over a larger input (MB/s per core);
+  stage on 1 worker (in-process) and on N workers over a larger input and twice that (MB/s per core, and
+  from the two sizes the marginal rate per core and the fixed start-up);
 - segmentation: the tutorial's single-process `jieba.cut` loop (as in naive_pipeline.py) on the 8 MB, and
   our jieba engine and default engine (with and without its per-run jieba check) on N workers on the 8 MB
   and the 16 MB, interleaved `--repeat` times, best time of each: speed-ups over the loop on the same text,
@@ -148,36 +149,48 @@ def jieba_loop(folder: Path, out: Path) -> None:
                     dst.write(" ".join(w for w in tk.cut(line.strip()) if w.strip()) + "\n")
 
 
+def _stage_s(src: Path, dst: Path, workers: int) -> float:
+    from tasks.convert import convert_shards
+
+    return measured(lambda: convert_shards(src, dst, config="t2s", workers=workers))[0]
+
+
 def bench_convert(raw: Path, raw2: Path, workers: int, convert_mb: float, tmp: Path) -> dict[str, Any]:
     import opencc
 
-    from tasks.convert import BLOCK_BYTES, BYTES_PER_WORKER, convert_shards
+    from tasks.convert import BLOCK_BYTES, BYTES_PER_WORKER
 
     size = sum(p.stat().st_size for p in _shards(raw))
     blocks, cc = text_blocks(raw, BLOCK_BYTES), opencc.OpenCC("t2s")
     lib_s, _ = measured(lambda: [cc.convert(block) for block in blocks])  # OpenCC alone: no I/O
     line_s, _ = measured(lambda: opencc_per_line(raw, tmp / "perline.txt"))
-    one_s, _ = measured(lambda: convert_shards(raw, tmp / "conv1", config="t2s", workers=1))
-    big = tmp / "raw_big"  # copies of the doubled text: enough work to amortise starting the workers
-    big.mkdir()
-    copies = max(1, round(convert_mb * MB / sum(p.stat().st_size for p in _shards(raw2))))
-    for i in range(copies):
-        for shard in _shards(raw2):
-            shutil.copy(shard, big / f"{i:03d}-{shard.name}")
-    big_size = sum(p.stat().st_size for p in _shards(big))
-    used = max(1, min(workers, big_size // BYTES_PER_WORKER))  # as the stage decides
-    par_s, _ = measured(lambda: convert_shards(big, tmp / "conv_big", config="t2s", workers=workers))
-    shutil.rmtree(big)
-    shutil.rmtree(tmp / "conv_big")
+    one_s = _stage_s(raw, tmp / "conv1", 1)
+    unit = max(1, round(convert_mb * MB / sum(p.stat().st_size for p in _shards(raw2))))
+    sizes, times = [], []
+    for copies in (unit, 2 * unit):  # copies of the doubled text, at two sizes: rate and start-up apart
+        big = tmp / "raw_big"
+        big.mkdir()
+        for i in range(copies):
+            for shard in _shards(raw2):
+                shutil.copy(shard, big / f"{i:03d}-{shard.name}")
+        sizes.append(sum(p.stat().st_size for p in _shards(big)))
+        times.append(_stage_s(big, tmp / "conv_big", workers))
+        shutil.rmtree(big)
+        shutil.rmtree(tmp / "conv_big")
+    used = max(1, min(workers, sizes[0] // BYTES_PER_WORKER))  # as the stage decides
+    marginal = (sizes[1] - sizes[0]) / MB / (times[1] - times[0])
     return {
         "opencc_library_mb_s": round(size / MB / lib_s, 1),
         "per_line_loop_mb_s": round(size / MB / line_s, 1),
         "stage_1_worker_mb_s": round(size / MB / one_s, 1),
         "stage_vs_library": round(lib_s / one_s, 2),
-        "stage_n_workers_input_mb": round(big_size / MB, 1),
+        "stage_n_workers_input_mb": round(sizes[0] / MB, 1),
         "stage_n_workers_used": used,
-        "stage_n_workers_mb_s": round(big_size / MB / par_s, 1),
-        "stage_n_workers_mb_s_per_core": round(big_size / MB / par_s / used, 1),
+        "stage_n_workers_mb_s": round(sizes[0] / MB / times[0], 1),
+        "stage_n_workers_mb_s_per_core": round(sizes[0] / MB / times[0] / used, 1),
+        "stage_n_workers_doubled_s": round(times[1], 3),
+        "stage_n_workers_marginal_mb_s_per_core": round(marginal / used, 1),
+        "stage_n_workers_fixed_s": round(times[0] - sizes[0] / MB / marginal, 2),
     }
 
 
@@ -278,6 +291,10 @@ def table(result: dict[str, Any]) -> str:
         (
             f"  stage, {c['stage_n_workers_used']} workers, {c['stage_n_workers_input_mb']} MB",
             f"{c['stage_n_workers_mb_s']} = {c['stage_n_workers_mb_s_per_core']} per core",
+        ),
+        (
+            "    marginal rate per core, fixed start-up",
+            f"{c['stage_n_workers_marginal_mb_s_per_core']}, {c['stage_n_workers_fixed_s']} s",
         ),
         (f"segment, best of {s['repeat']}", f"{s['input_mb']} MB: s, speed-up | {s['doubled_mb']} MB: s"),
         ("  tutorial jieba loop, 1 process", f"{s['loop_s']} ({s['loop_mb_s']} MB/s)"),

@@ -24,6 +24,8 @@ BYTES_PER_WORKER = 16 << 20  # starting a worker process costs about as much as 
 
 @dataclass(frozen=True)
 class ConvertStats:
+    """Counts of one conversion; `chars` are the characters written (t2s keeps nearly every length)."""
+
     shards: int
     empty_shards: int
     lines: int
@@ -49,20 +51,33 @@ def convert_text(text: str, config: str) -> str:
     return text if config == "none" else _converter(config).convert(text)
 
 
+def convert_bytes(data: bytes, config: str) -> str:
+    """`convert_text` of UTF-8 `data`, without decoding it first. `OpenCC.convert(str)` encodes its
+    argument and hands the bytes to its base class: calling that directly saves a decode and an encode
+    (~15 % of the stage). OpenCC copies what it does not convert byte for byte, so invalid UTF-8 reaches
+    the output, whose decoding raises `UnicodeDecodeError` (tested)."""
+    if config == "none":
+        return data.decode("utf-8")
+    cc = _converter(config)
+    text: str = super(opencc.OpenCC, cc).convert(data, len(data))
+    return text
+
+
 def convert_file(src: Path, dst: Path, config: str) -> tuple[int, int]:
     """Convert one UTF-8 file into `dst` atomically; returns (lines, chars). Invalid UTF-8 is an error
     naming the file and line: conversion must not silently lose text.
 
-    Blocks are read as bytes and decoded here: a text-mode read costs about a third of OpenCC's own time.
+    Blocks are read as bytes and go to OpenCC as bytes (`convert_bytes`): a text-mode read costs about a
+    third of OpenCC's own time.
     """
     lines = chars = 0
     with src.open("rb") as fin, atomic_path(dst) as tmp, tmp.open("wb") as out:
         for block in _blocks(fin):
             try:
-                text = block.decode("utf-8")
+                text = convert_bytes(block, config)
             except UnicodeDecodeError:
                 raise ConvertError(utf8_error(src)) from None
-            out.write(convert_text(text, config).encode("utf-8"))
+            out.write(text.encode("utf-8"))
             lines += block.count(b"\n")
             chars += len(text)
     return lines, chars

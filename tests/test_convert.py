@@ -1,8 +1,9 @@
+import random
 from pathlib import Path
 
 import pytest
 
-from tasks.convert import ConvertError, convert_shards, convert_text
+from tasks.convert import ConvertError, convert_bytes, convert_shards, convert_text
 
 
 def test_t2s_converts_traditional_and_keeps_simplified() -> None:
@@ -10,6 +11,33 @@ def test_t2s_converts_traditional_and_keeps_simplified() -> None:
     assert convert_text("数学", "t2s") == "数学"
     assert convert_text("軟體", "tw2sp") == "软件"
     assert convert_text("數學", "none") == "數學"
+
+
+@pytest.mark.parametrize("config", ["t2s", "tw2sp", "hk2s", "none"])
+def test_bytes_entry_equals_text_entry_and_never_passes_invalid_utf8(config: str) -> None:
+    """`convert_bytes` skips the decode that used to check the UTF-8: every corruption of real traditional
+    text (bytes replaced, inserted or cut, next to convertible words) must still raise."""
+    text = "數學是利用符號語言研究數量、結構、變化以及空間等概念的一門學科。軟體與網路，臺灣。\n" * 3
+    data = text.encode()
+    assert convert_bytes(data, config) == convert_text(text, config)
+    rng = random.Random(7)
+    corruptions = [bytes([byte]) for byte in (0x80, 0xBF, 0xC0, 0xC3, 0xE5, 0xED, 0xF0, 0xF4, 0xF8, 0xFF)]
+    corruptions += [b"\xe5\x9c", b"\xed\xa0\x80", b"\xf4\x90\x80\x80", b"\xc0\x80", b"\xe0\x80\x80"]
+    invalid = 0
+    for _ in range(300):
+        at = rng.randrange(len(data))
+        bad = rng.choice(corruptions)
+        cut = rng.choice([0, 0, 1, 2])
+        corrupted = data[:at] + bad + data[at + cut :]
+        try:
+            expected = corrupted.decode("utf-8")
+        except UnicodeDecodeError:
+            invalid += 1
+            with pytest.raises(UnicodeDecodeError):
+                convert_bytes(corrupted, config)
+        else:
+            assert convert_bytes(corrupted, config) == convert_text(expected, config)
+    assert invalid > 250
 
 
 def test_shard_folder_equals_whole_text_conversion(
