@@ -19,6 +19,7 @@ from pathlib import Path
 
 import jieba
 
+from tasks import prefix_dict
 from tasks.config import EvalSets
 from tasks.evaluate import load_analogies, load_similarity
 from tasks.workspace import atomic_path
@@ -40,8 +41,7 @@ def eval_set_words(sets: EvalSets) -> dict[str, frozenset[str]]:
 def eval_dict_entries(words: Iterable[str]) -> list[tuple[str, int]]:
     """(word, frequency) for each word jieba's default dictionary does not keep whole, sorted by word."""
     jieba.setLogLevel(logging.WARNING)
-    tk = jieba.Tokenizer()
-    tk.initialize()
+    tk = prefix_dict.tokenizer()
     return [(w, tk.suggest_freq(w)) for w in sorted(set(words)) if tk.lcut(w, HMM=False) != [w]]
 
 

@@ -174,9 +174,10 @@ def load_engine(engine: Engine, user_dicts: tuple[Path, ...] = ()) -> Cut:
         return rj.cut
     import jieba
 
+    from tasks import prefix_dict
+
     jieba.setLogLevel(logging.WARNING)
-    tk = jieba.Tokenizer()
-    tk.initialize()
+    tk = prefix_dict.tokenizer()
     for word, freq, tag in entries:
         tk.add_word(word, freq, tag)
 
