@@ -46,16 +46,11 @@ def _converter(config: str) -> opencc.OpenCC:
         raise ConvertError(f"unknown OpenCC config {config!r}: {exc}") from None
 
 
-def convert_text(text: str, config: str) -> str:
-    """Convert `text`; config `none` passes it through unchanged."""
-    return text if config == "none" else _converter(config).convert(text)
-
-
 def convert_bytes(data: bytes, config: str) -> str:
-    """`convert_text` of UTF-8 `data`, without decoding it first. `OpenCC.convert(str)` encodes its
-    argument and hands the bytes to its base class: calling that directly saves a decode and an encode
-    (~15 % of the stage). OpenCC copies what it does not convert byte for byte, so invalid UTF-8 reaches
-    the output, whose decoding raises `UnicodeDecodeError` (tested)."""
+    """UTF-8 `data` converted (config `none`: only decoded), without decoding it first.
+    `OpenCC.convert(str)` encodes its argument and hands the bytes to its base class: calling that directly
+    saves a decode and an encode (~15 % of the stage). OpenCC copies what it does not convert byte for
+    byte, so invalid UTF-8 reaches the output, whose decoding raises `UnicodeDecodeError` (tested)."""
     if config == "none":
         return data.decode("utf-8")
     cc = _converter(config)

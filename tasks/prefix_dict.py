@@ -10,6 +10,7 @@ a missing, stale or unreadable cache just falls back to jieba's own loading, whi
 from __future__ import annotations
 
 import os
+import tempfile
 import zipfile
 from pathlib import Path
 
@@ -21,13 +22,12 @@ from tasks.workspace import atomic_path
 _SEPARATOR = "\n"  # no word holds one: jieba's dictionary is read a line at a time
 
 
-def cache_dir() -> Path:
-    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "zhvec"
-
-
 def _cache_file() -> Path:
+    """In $XDG_CACHE_HOME or ~/.cache; without a home, in the temp folder (where jieba keeps its own)."""
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache")
+    folder = Path(tempfile.gettempdir() if base.startswith("~") else base) / "zhvec"
     source = Path(jieba.__file__).with_name(jieba.DEFAULT_DICT_NAME).stat()
-    return cache_dir() / f"jieba-{jieba.__version__}-{source.st_size}-{source.st_mtime_ns}.npz"
+    return folder / f"jieba-{jieba.__version__}-{source.st_size}-{source.st_mtime_ns}.npz"
 
 
 def tokenizer() -> jieba.Tokenizer:

@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 from tasks.config import SegmentOptions
-from tasks.convert import convert_text
+from tasks.convert import convert_bytes
 from tasks.segment import PIECE_BYTES, plan_pieces, segment_corpus
 
 REPO = Path(__file__).resolve().parents[1]
@@ -34,6 +34,10 @@ with measure() as meter:
     )
 print(json.dumps({"peak": meter.peak_rss_bytes, "convert": asdict(converted), "segment": asdict(segmented)}))
 """
+
+
+def _t2s(text: str) -> str:
+    return convert_bytes(text.encode(), "t2s")
 
 
 def _corpus(path: Path) -> str:
@@ -61,14 +65,14 @@ def test_a_50_mb_paragraph_is_handled_in_bounded_memory(tmp_path: Path, paragrap
     # workers); cut into pieces, 240 MB.
     assert report["peak"] < 700 << 20
     # the same text as lines of ordinary length, converted and segmented whole: what the output must be
-    unit_simplified = convert_text(unit, "t2s")
+    unit_simplified = _t2s(unit)
     assert _corpus(tmp_path / "simplified" / "text-00000.txt") == (
-        convert_text(head, "t2s") + unit_simplified * repeats + "\n" + convert_text(tail, "t2s")
+        _t2s(head) + unit_simplified * repeats + "\n" + _t2s(tail)
     )
     ref = tmp_path / "reference"
     ref.mkdir()
     for name, text in (("head", head), ("unit", unit_simplified + "\n"), ("tail", tail)):
-        (ref / f"{name}.txt").write_text(convert_text(text, "t2s"), encoding="utf-8")
+        (ref / f"{name}.txt").write_text(_t2s(text), encoding="utf-8")
         segment_corpus(ref / f"{name}.txt", ref / f"{name}.corpus", options=OPTIONS, workers=1)
     assert _corpus(tmp_path / "corpus.txt") == (
         _corpus(ref / "head.corpus") + _corpus(ref / "unit.corpus") * repeats + _corpus(ref / "tail.corpus")
