@@ -216,10 +216,12 @@ def _ours(text: Path, out: Path, workers: int, extra: list[str]) -> dict[str, An
 
 def bench_segment(text: Path, text2x: Path, workers: int, repeat: int, tmp: Path) -> dict[str, Any]:
     """The loop on `text` and our runs on `text` and `text2x`, interleaved `repeat` times; the best wall time
-    of each counts, so a burst of load from another process on the machine does not decide a ratio. From
-    the two sizes: each run's marginal rate (extra MB / extra s) and its fixed start-up cost."""
+    of each counts, so a burst of load from another process on the machine does not decide a ratio; each
+    round's own ratios (the loop against our runs right after it) show how far the machine's speed drifts.
+    From the two sizes: each run's marginal rate (extra MB / extra s) and its fixed start-up cost."""
     size, size2 = (sum(p.stat().st_size for p in _shards(t)) for t in (text, text2x))
     best: dict[tuple[str, int], dict[str, Any]] = {}
+    rounds: dict[str, list[float]] = {name: [] for name in RUNS}
     for _ in range(repeat):
         timings = {
             ("loop", 1): _in_fresh_process(["benchmarks.segment", "--loop", str(text), str(tmp / "l.txt")])
@@ -227,6 +229,7 @@ def bench_segment(text: Path, text2x: Path, workers: int, repeat: int, tmp: Path
         for name, extra in RUNS.items():
             for scale, src in ((1, text), (2, text2x)):
                 timings[name, scale] = _ours(src, tmp / "corpus.txt", workers, extra)
+            rounds[name].append(round(timings["loop", 1]["seconds"] / timings[name, 1]["seconds"], 2))
         for key, got in timings.items():
             if key not in best or got["seconds"] < best[key]["seconds"]:
                 best[key] = got
@@ -243,6 +246,7 @@ def bench_segment(text: Path, text2x: Path, workers: int, repeat: int, tmp: Path
         row[name] = {
             "s": one["seconds"],
             "speedup": round(loop / one["seconds"], 2),
+            "round_speedups": rounds[name],
             "mb_s": round(size / MB / one["seconds"], 2),
             "doubled_s": two["seconds"],
             "marginal_mb_s": round(marginal, 2),
@@ -305,6 +309,7 @@ def table(result: dict[str, Any]) -> str:
         r = s[name]
         rows += [
             (f"  {label}, {w} workers", f"{r['s']} x{r['speedup']} | {r['doubled_s']}"),
+            ("    speed-up in each round", " ".join(f"x{x}" for x in r["round_speedups"])),
             (
                 "    marginal rate, fixed start-up",
                 f"{r['marginal_mb_s']} MB/s = x{r['marginal_speedup']} the loop, {r['fixed_s']} s",
