@@ -13,11 +13,8 @@ Rebuild after changing the eval sets: `python -m tasks.dicts` (writes `data/dict
 from __future__ import annotations
 
 import argparse
-import logging
 from collections.abc import Iterable, Mapping
 from pathlib import Path
-
-import jieba
 
 from tasks import prefix_dict
 from tasks.config import EvalSets
@@ -40,7 +37,6 @@ def eval_set_words(sets: EvalSets) -> dict[str, frozenset[str]]:
 
 def eval_dict_entries(words: Iterable[str]) -> list[tuple[str, int]]:
     """(word, frequency) for each word jieba's default dictionary does not keep whole, sorted by word."""
-    jieba.setLogLevel(logging.WARNING)
     tk = prefix_dict.tokenizer()
     return [(w, tk.suggest_freq(w)) for w in sorted(set(words)) if tk.lcut(w, HMM=False) != [w]]
 

@@ -9,9 +9,11 @@ a missing, stale or unreadable cache just falls back to jieba's own loading, whi
 
 from __future__ import annotations
 
+import logging
 import os
 import tempfile
 import zipfile
+from contextlib import suppress
 from pathlib import Path
 
 import jieba
@@ -31,7 +33,9 @@ def _cache_file() -> Path:
 
 
 def tokenizer() -> jieba.Tokenizer:
-    """A ready `jieba.Tokenizer` of the default dictionary, the very one `initialize()` builds."""
+    """A ready `jieba.Tokenizer` of the default dictionary, the very one `initialize()` builds; jieba's
+    log of its loading (four lines on stderr) is silenced."""
+    jieba.setLogLevel(logging.WARNING)
     tk = jieba.Tokenizer()
     cache = _cache_file()
     try:
@@ -51,8 +55,5 @@ def _save(cache: Path, freq: dict[str, int], total: int) -> None:
     """Best effort: a read-only home only costs the speed-up."""
     words = np.frombuffer(_SEPARATOR.join(freq).encode("utf-8"), dtype=np.uint8)
     counts = np.fromiter(freq.values(), dtype=np.int64, count=len(freq))
-    try:
-        with atomic_path(cache) as tmp, tmp.open("wb") as out:
-            np.savez(out, words=words, counts=counts, total=np.int64(total))
-    except OSError:
-        pass
+    with suppress(OSError), atomic_path(cache) as tmp, tmp.open("wb") as out:
+        np.savez(out, words=words, counts=counts, total=np.int64(total))

@@ -14,7 +14,6 @@ each distinct token (`segment_mapped`). Both give the same corpus and counts.
 
 from __future__ import annotations
 
-import logging
 import re
 import shutil
 import sys
@@ -172,11 +171,8 @@ def load_engine(engine: Engine, user_dicts: tuple[Path, ...] = ()) -> Cut:
         for word, freq, tag in entries:
             rj.add_word(word, freq, tag)
         return rj.cut
-    import jieba
-
     from tasks import prefix_dict
 
-    jieba.setLogLevel(logging.WARNING)
     tk = prefix_dict.tokenizer()
     for word, freq, tag in entries:
         tk.add_word(word, freq, tag)
