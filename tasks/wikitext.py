@@ -156,12 +156,9 @@ def is_disambiguation(wikitext: str) -> bool:
 
 def _clean_line(line: str) -> str:
     """A line without heading `=`s, list markers or runs of spaces; empty for rows of a broken table or
-    template and for rules. Cheap string tests guard each regex. `to_prose` calls it only for a line that
-    starts with one of `_LINE_MARKUP` or has a `)`: any other line is already clean once its whitespace
-    is collapsed."""
-    line = line.strip()
-    if not line:
-        return ""
+    template and for rules. Cheap string tests guard each regex. `to_prose` calls it only for a non-empty
+    line with its whitespace already collapsed that starts with one of `_LINE_MARKUP` or has a `)`: any
+    other line is already clean."""
     if line[0] == "=" and line[-1] == "=":
         line = line.strip("=")
     if line[:1] in ("*", "#", ":", ";"):
