@@ -44,6 +44,7 @@ from typing import Any, NamedTuple, NoReturn
 import indexed_bzip2
 from tqdm import tqdm
 
+from tasks._prose import xml_text
 from tasks.config import ExtractOptions
 from tasks.errors import InputError
 from tasks.fetch import index_name
@@ -58,13 +59,6 @@ EXPORT_NAMESPACE = "http://www.mediawiki.org/xml/export-"
 EXPORT_VERSIONS = ("0.10", "0.11")  # current Wikimedia dumps (0.11) and the version before
 FOOTER = b"</mediawiki>"
 _PAGE, _PAGE_END = b"<page>", b"</page>"
-_XML_REF = re.compile(r"&(?:lt|gt|amp|quot|apos|#x([0-9a-fA-F]+)|#([0-9]+));")
-_XML_ENTITIES = {"&lt;": "<", "&gt;": ">", "&amp;": "&", "&quot;": '"', "&apos;": "'"}
-# Not text: C0/C1 controls but tab and newline (\r, \v, \f, \x1c-\x1e and \x85 would split lines later),
-# lone surrogates (from `&#xD800;`: unwritable as UTF-8), U+FFFD (an undecodable byte or code point) and
-# the noncharacters U+FFFE/U+FFFF.
-_NOT_TEXT = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff\ufffd\ufffe\uffff]")
-_MAX_CODE_POINT = 0x10FFFF
 _INDEX_LINE = re.compile(rb"^(\d+):", re.MULTILINE)  # `offset:page_id:title` of a multistream index
 # Every export schema (0.3 … 0.11) opens a page with title, ns and id, then `<redirect …/>` if it is one.
 _PAGE_HEAD = re.compile(rb"\s*<title>([^<]*)</title>\s*<ns>(-?\d+)</ns>\s*<id>(\d+)</id>\s*(<redirect\b)?")
@@ -77,7 +71,9 @@ class ExtractError(InputError):
 class Page(NamedTuple):
     """One `<page>`; `text` is the current revision's wikitext (left empty for pages other than articles),
     `bad_utf8` whether its bytes were not all UTF-8 and `removed` how many characters that are not text
-    (see `clean_text`) were taken out of it."""
+    (controls, lone surrogates, U+FFFD: see `tasks/_prose.c`) were taken out of it. One bad byte or control
+    character in an hours-long dump must neither stop the run nor reach the corpus (a NUL or a lone
+    surrogate breaks the writers and gensim's reader), so they are dropped and counted."""
 
     title: str
     ns: int
@@ -216,7 +212,7 @@ def _page(xml: bytes, start: int, end: int, source: str, offset: int, after: Whe
     head = _PAGE_HEAD.match(xml, start, end)
     if head is None:
         _malformed(source, "a <page> does not start with <title>, <ns>, <id>", offset + start, after)
-    title = _unescape(head[1].decode("utf-8", "replace"))
+    title = xml_text(head[1].decode("utf-8", "replace"))[0]
     ns, page_id, redirect = int(head[2]), int(head[3]), head[4] is not None
     text, bad_utf8, removed = "", False, 0
     if ns == 0 and not redirect:
@@ -235,35 +231,8 @@ def _page(xml: bytes, start: int, end: int, source: str, offset: int, after: Whe
                     decoded = raw.decode("utf-8")
                 except UnicodeDecodeError:
                     decoded, bad_utf8 = raw.decode("utf-8", "replace"), True
-                text, removed = clean_text(_unescape(decoded))
+                text, removed = xml_text(decoded)
     return Page(title, ns, page_id, redirect, text, bad_utf8, removed)
-
-
-def clean_text(text: str) -> tuple[str, int]:
-    """`text` without the characters that are not text (`_NOT_TEXT`), and how many were removed.
-
-    One bad byte or control character in an hours-long dump must neither stop the run nor reach the corpus
-    (a NUL or a lone surrogate breaks the writers and gensim's reader), so they are dropped and counted.
-    """
-    if _NOT_TEXT.search(text) is None:
-        return text, 0
-    cleaned = _NOT_TEXT.sub("", text)
-    return cleaned, len(text) - len(cleaned)
-
-
-def _unescape(text: str) -> str:
-    """XML character references: the five entities and numeric ones, in one pass (so `&amp;lt;` → `&lt;`)."""
-    return _XML_REF.sub(_xml_char, text) if "&" in text else text
-
-
-def _xml_char(ref: re.Match[str]) -> str:
-    return _XML_ENTITIES.get(ref[0]) or _code_point(ref)
-
-
-def _code_point(ref: re.Match[str]) -> str:
-    """The character of `&#N;` / `&#xN;`; beyond Unicode it is U+FFFD, which `clean_text` drops."""
-    number = int(ref[1], 16) if ref[1] else int(ref[2])
-    return chr(number) if number <= _MAX_CODE_POINT else "\ufffd"
 
 
 def _malformed(source: str, what: str, offset: int, after: Where) -> NoReturn:
@@ -362,11 +331,12 @@ def _total(per_shard: list[ShardStats], size: int) -> ExtractStats:
 
 
 def _code_identity() -> str:
-    """This module's and the cleaner's source: a shard made by other code is not resumed."""
-    from tasks import wikitext
+    """This module's and the cleaner's code: a shard made by other code is not resumed."""
+    from tasks import _prose, wikitext
 
     digest = hashlib.sha256(Path(__file__).read_bytes())
-    digest.update(Path(wikitext.__file__).read_bytes())
+    for module in (wikitext, _prose):
+        digest.update(Path(module.__file__ or "").read_bytes())
     return digest.hexdigest()[:16]
 
 

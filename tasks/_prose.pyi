@@ -1,0 +1,10 @@
+from collections.abc import Callable
+
+def to_prose(wikitext: str, /) -> list[str] | None: ...
+def bind(
+    render_template: Callable[[str], str],
+    render_conversion: Callable[[str], str],
+    unescape: Callable[[str], str],
+    /,
+) -> None: ...
+def xml_text(text: str, /) -> tuple[str, int]: ...
