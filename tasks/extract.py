@@ -331,12 +331,12 @@ def _total(per_shard: list[ShardStats], size: int) -> ExtractStats:
 
 
 def _code_identity() -> str:
-    """This module's and the cleaner's code: a shard made by other code is not resumed."""
-    from tasks import _prose, wikitext
+    """This module's and the cleaner's source: a shard made by other code is not resumed."""
+    from tasks import wikitext
 
     digest = hashlib.sha256(Path(__file__).read_bytes())
-    for module in (wikitext, _prose):
-        digest.update(Path(module.__file__ or "").read_bytes())
+    for source in (Path(wikitext.__file__), wikitext.COMPILED_SOURCE):
+        digest.update(source.read_bytes())
     return digest.hexdigest()[:16]
 
 

@@ -109,7 +109,7 @@ def extract(
         }
         return asdict(stats), io
 
-    code = code_version(extract_mod, wikitext_mod)
+    code = code_version(extract_mod, wikitext_mod, wikitext_mod.COMPILED_SOURCE)
     return run_stage(root, "extract", [dump_sha256], _jsonable(options), code, body, resume=True)
 
 

@@ -26,8 +26,11 @@ import re
 from bisect import bisect_left
 from collections import Counter
 from collections.abc import Callable
+from pathlib import Path
 
 from tasks import _prose
+
+COMPILED_SOURCE = Path(__file__).with_name("_prose.c")  # part of the code identity of extracted text
 
 _DROPPED_ELEMENTS = (
     "ref|references|math|chem|ce|gallery|score|syntaxhighlight|source|pre|timeline|graph|mapframe|maplink"
