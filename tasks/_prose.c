@@ -145,6 +145,32 @@ static int one_of(const char *word, const char *const *words)
     return 0;
 }
 
+typedef Py_ssize_t (*Matcher)(const ch *s, Py_ssize_t n, Py_ssize_t i);
+
+/* Every match of `match` (which starts with `first` or `other`), left to right, replaced by `with`, into
+ * out. Returns 0 (and leaves out alone) if nothing matched, 1 if out holds the result, -1 on error. */
+static int substitute(const ch *s, Py_ssize_t n, Buf *out, ch first, ch other, Matcher match, const char *with)
+{
+    Py_ssize_t pos = 0;
+    int changed = 0;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        if (s[i] != first && s[i] != other)
+            continue;
+        Py_ssize_t end = match(s, n, i);
+        if (end < 0)
+            continue;
+        changed = 1;
+        if (put(out, s + pos, i - pos) < 0)
+            return -1;
+        for (const char *w = with; *w; w++)
+            if (putc1(out, (ch)*w) < 0)
+                return -1;
+        pos = end;
+        i = end - 1;
+    }
+    return changed && put(out, s + pos, n - pos) < 0 ? -1 : changed;
+}
+
 /* --- calls back into tasks.wikitext ------------------------------------------------------------------ */
 
 static PyObject *render_template_py, *render_conversion_py, *unescape_py;
@@ -176,24 +202,47 @@ static int call_back(PyObject *fn, const ch *s, Py_ssize_t n, Buf *out)
 
 /* --- pass 1: <!-- comments --> ----------------------------------------------------------------------- */
 
+/* A character on which Python's case-insensitive matching differs from ASCII, or the Python cleaner's
+ * fence: the page is left to the Python cleaner. */
+static int python_only(ch c) { return c == 0x130 || c == 0x131 || c == 0x17F || c == 0x212A || c == 0xFFFF; }
+
+/* Drop `<!-- … -->`; an unclosed `<!--` loses only its marker. Returns 1 if the page holds a python_only
+ * character (out is then incomplete), else 0, or -1 on error. */
 static int remove_comments(const ch *s, Py_ssize_t n, Buf *out)
 {
-    Py_ssize_t pos = 0, start;
-    while ((start = find(s, n, "<!--", pos)) != -1) {
-        if (put(out, s + pos, start - pos) < 0)
-            return -1;
-        Py_ssize_t end = find(s, n, "-->", start + 4);
-        if (end == -1) { /* unclosed: only the markers go */
-            pos = start + 4;
-            while ((start = find(s, n, "<!--", pos)) != -1) {
-                if (put(out, s + pos, start - pos) < 0)
-                    return -1;
-                pos = start + 4;
+    Py_ssize_t pos = 0, i = 0, end = -2; /* end: the `-->` after the open comment, -1 if none (unclosed) */
+    int open = 0;
+    for (; i < n; i++) {
+        ch c = s[i];
+        if (c >= 0x130 && python_only(c))
+            return 1;
+        if (open) {
+            if (i == end + 3) { /* the comment is over */
+                open = 0;
+                pos = i;
+            } else {
+                continue;
             }
-            return put(out, s + pos, n - pos);
         }
-        pos = end + 3;
+        if (c != '<' || !at(s, n, i, "<!--", 0))
+            continue;
+        if (put(out, s + pos, i - pos) < 0)
+            return -1;
+        if (end == -1) { /* after an unclosed one, every `<!--` only loses its marker */
+            pos = i + 4;
+            i += 3;
+            continue;
+        }
+        end = find(s, n, "-->", i + 4);
+        if (end == -1) {
+            pos = i + 4;
+            i += 3;
+            continue;
+        }
+        open = 1;
     }
+    if (open)
+        return 0; /* the page ends with the comment's `-->` */
     return put(out, s + pos, n - pos);
 }
 
@@ -278,27 +327,21 @@ static int add_span(Spans *sp, Py_ssize_t start, Py_ssize_t end)
     return 0;
 }
 
-static int remove_close_tags(const ch *s, Py_ssize_t n, Buf *out)
+static Py_ssize_t close_tag_end(const ch *s, Py_ssize_t n, Py_ssize_t i)
 {
-    Py_ssize_t pos = 0, end;
-    for (Py_ssize_t i = 0; i < n; i++) {
-        if (s[i] == '<' && close_tag(s, n, i, &end) >= 0) {
-            if (put(out, s + pos, i - pos) < 0)
-                return -1;
-            pos = end;
-            i = end - 1;
-        }
-    }
-    return put(out, s + pos, n - pos);
+    Py_ssize_t end;
+    return close_tag(s, n, i, &end) >= 0 ? end : -1;
 }
 
 /* Each element is dropped with its content up to the first closer of its name after it; an unmatched or
- * self-closing tag loses only the tag; then closers left over are dropped. */
+ * self-closing tag loses only the tag; then closers left over are dropped. The result is in out; tmp is
+ * scratch (both are emptied first). */
 static int remove_elements(const ch *s, Py_ssize_t n, Buf *out, Buf *tmp)
 {
     Spans closers[N_DROPPED];
     memset(closers, 0, sizeof closers);
     int rc = -1;
+    out->n = 0;
     Py_ssize_t end, pos = 0;
     for (Py_ssize_t i = 0; i < n; i++) {
         int k;
@@ -330,7 +373,9 @@ static int remove_elements(const ch *s, Py_ssize_t n, Buf *out, Buf *tmp)
     }
     if (put(tmp, s + pos, n - pos) < 0)
         goto done;
-    rc = remove_close_tags(tmp->p, tmp->n, out);
+    rc = substitute(tmp->p, tmp->n, out, '<', '<', close_tag_end, "");
+    if (rc == 0)
+        swap(out, tmp);
 done:
     for (int k = 0; k < N_DROPPED; k++) {
         PyMem_Free(closers[k].start);
@@ -737,33 +782,11 @@ static Py_ssize_t html_tag(const ch *s, Py_ssize_t n, Py_ssize_t i)
     return j < n && s[j] == '>' ? j + 1 : -1;
 }
 
-typedef Py_ssize_t (*Matcher)(const ch *s, Py_ssize_t n, Py_ssize_t i);
-
-/* Every match of `match` at a `first` character (0: any), left to right, replaced by `with`. */
-static int substitute(const ch *s, Py_ssize_t n, Buf *out, ch first, Matcher match, const char *with)
-{
-    Py_ssize_t pos = 0;
-    for (Py_ssize_t i = 0; i < n; i++) {
-        if (first && s[i] != first)
-            continue;
-        Py_ssize_t end = match(s, n, i);
-        if (end < 0)
-            continue;
-        if (put(out, s + pos, i - pos) < 0)
-            return -1;
-        for (const char *w = with; *w; w++)
-            if (putc1(out, (ch)*w) < 0)
-                return -1;
-        pos = end;
-        i = end - 1;
-    }
-    return put(out, s + pos, n - pos);
-}
-
-/* `\[(?:https?:|ftp:|//)[^\s\[\]]*\s*([^\[\]\n]*)\]` → its label. */
+/* `\[(?:https?:|ftp:|//)[^\s\[\]]*\s*([^\[\]\n]*)\]` → its label; returns as substitute does. */
 static int external_links(const ch *s, Py_ssize_t n, Buf *out)
 {
     Py_ssize_t pos = 0;
+    int changed = 0;
     for (Py_ssize_t i = 0; i < n; i++) {
         if (s[i] != '[')
             continue;
@@ -787,12 +810,13 @@ static int external_links(const ch *s, Py_ssize_t n, Buf *out)
             j++;
         if (j >= n || s[j] != ']')
             continue;
+        changed = 1;
         if (put(out, s + pos, i - pos) < 0 || put(out, s + label, j - label) < 0)
             return -1;
         pos = j + 1;
         i = j;
     }
-    return put(out, s + pos, n - pos);
+    return changed && put(out, s + pos, n - pos) < 0 ? -1 : changed;
 }
 
 static int url_char(ch c)
@@ -904,55 +928,39 @@ static int clean_line(Buf *line, Buf *tmp)
         }
     }
     tmp->n = 0;
-    if (has_char(s + a, b - a, 0xFF09) || has_char(s + a, b - a, ')')) {
-        Py_ssize_t pos = a;
-        for (Py_ssize_t i = a; i < b; i++) {
-            Py_ssize_t end = empty_brackets(s, b, i);
-            if (end < 0)
-                continue;
-            if (put(tmp, s + pos, i - pos) < 0)
-                return -1;
-            pos = end;
-            i = end - 1;
-        }
-        if (put(tmp, s + pos, b - pos) < 0)
-            return -1;
-    } else if (put(tmp, s + a, b - a) < 0) {
+    int changed = substitute(s + a, b - a, tmp, '(', 0xFF08, empty_brackets, "");
+    if (changed < 0)
         return -1;
+    if (!changed) {
+        if (a == 0 && b == line->n)
+            return 0; /* collapsed already */
+        if (put(tmp, s + a, b - a) < 0)
+            return -1;
     }
     return collapse(tmp->p, tmp->n, line);
 }
 
-static int add_line(PyObject *lines, const Buf *line)
+/* The lines of s[0:n], collapsed and cleaned, the non-empty ones each ended by "\n", as one str. */
+static PyObject *prose_lines(const ch *s, Py_ssize_t n)
 {
-    PyObject *str = PyUnicode_FromKindAndData(PyUnicode_4BYTE_KIND, line->p, line->n);
-    if (str == NULL)
-        return -1;
-    int rc = PyList_Append(lines, str);
-    Py_DECREF(str);
-    return rc;
-}
-
-static PyObject *split_lines(const ch *s, Py_ssize_t n)
-{
-    PyObject *lines = PyList_New(0);
-    Buf line = {0}, tmp = {0};
-    if (lines == NULL)
-        return NULL;
+    Buf text = {0}, line = {0}, tmp = {0};
+    PyObject *result = NULL;
     for (Py_ssize_t a = 0; a <= n;) {
         Py_ssize_t b = a;
         while (b < n && s[b] != '\n')
             b++;
-        if (collapse(s + a, b - a, &line) < 0 || (line.n && clean_line(&line, &tmp) < 0)
-            || (line.n && add_line(lines, &line) < 0)) {
-            Py_CLEAR(lines);
-            break;
-        }
+        if (collapse(s + a, b - a, &line) < 0 || (line.n && clean_line(&line, &tmp) < 0))
+            goto done;
+        if (line.n && (put(&text, line.p, line.n) < 0 || putc1(&text, '\n') < 0))
+            goto done;
         a = b + 1;
     }
+    result = PyUnicode_FromKindAndData(PyUnicode_4BYTE_KIND, text.p, text.n);
+done:
+    PyMem_Free(text.p);
     PyMem_Free(line.p);
     PyMem_Free(tmp.p);
-    return lines;
+    return result;
 }
 
 /* --- the text of a <text> element ------------------------------------------------------------------- */
@@ -1050,15 +1058,16 @@ static PyObject *xml_text(PyObject *module, PyObject *arg)
 
 /* --- the module ------------------------------------------------------------------------------------ */
 
-static int python_only(const ch *s, Py_ssize_t n)
-{
-    for (Py_ssize_t i = 0; i < n; i++) {
-        ch c = s[i];
-        if (c >= 0x130 && (c == 0x130 || c == 0x131 || c == 0x17F || c == 0x212A || c == 0xFFFF))
-            return 1;
-    }
-    return 0;
-}
+/* pass(a.p, a.n, &b), and a = the result: each pass leaves its output alone when it changes nothing. */
+#define PASS(call)                                                                                         \
+    do {                                                                                                   \
+        b.n = 0;                                                                                           \
+        int rc_ = (call);                                                                                  \
+        if (rc_ < 0)                                                                                       \
+            goto done;                                                                                     \
+        if (rc_ > 0)                                                                                       \
+            swap(&a, &b);                                                                                  \
+    } while (0)
 
 static PyObject *to_prose(PyObject *module, PyObject *arg)
 {
@@ -1070,62 +1079,29 @@ static PyObject *to_prose(PyObject *module, PyObject *arg)
     ch *text = PyUnicode_AsUCS4Copy(arg);
     if (text == NULL)
         return NULL;
-    if (python_only(text, n)) {
-        PyMem_Free(text);
-        Py_RETURN_NONE;
-    }
     Buf a = {0}, b = {0}, c = {0};
-    PyObject *lines = NULL;
-    if (remove_comments(text, n, &a) < 0 || remove_elements(a.p, a.n, &b, &c) < 0)
+    PyObject *result = NULL;
+    int rc = remove_comments(text, n, &b);
+    if (rc > 0)
+        result = Py_NewRef(Py_None); /* left to the Python cleaner */
+    if (rc != 0 || remove_elements(b.p, b.n, &a, &c) < 0 || (b.n = 0, resolve_markup(a.p, a.n, &b)) < 0)
         goto done;
-    a.n = 0;
-    if (resolve_markup(b.p, b.n, &a) < 0)
-        goto done;
-    if (has_char(a.p, a.n, '<')) {
-        b.n = 0;
-        if (substitute(a.p, a.n, &b, '<', line_break, "\n") < 0)
-            goto done;
-        a.n = 0;
-        if (substitute(b.p, b.n, &a, '<', html_tag, "") < 0)
-            goto done;
-    }
-    if (has_char(a.p, a.n, '[')) {
-        b.n = 0;
-        if (external_links(a.p, a.n, &b) < 0)
-            goto done;
-        swap(&a, &b);
-    }
-    if (has(a.p, a.n, "://")) {
-        b.n = 0;
-        if (substitute(a.p, a.n, &b, 0, bare_url, "") < 0)
-            goto done;
-        swap(&a, &b);
-    }
-    if (has(a.p, a.n, "''")) {
-        b.n = 0;
-        if (substitute(a.p, a.n, &b, '\'', apostrophes, "") < 0)
-            goto done;
-        swap(&a, &b);
-    }
-    if (has(a.p, a.n, "__")) {
-        b.n = 0;
-        if (substitute(a.p, a.n, &b, '_', magic_word, "") < 0)
-            goto done;
-        swap(&a, &b);
-    }
-    if (has_char(a.p, a.n, '&')) {
-        b.n = 0;
-        if (call_back(unescape_py, a.p, a.n, &b) < 0)
-            goto done;
-        swap(&a, &b);
-    }
-    lines = split_lines(a.p, a.n);
+    swap(&a, &b);
+    PASS(substitute(a.p, a.n, &b, '<', '<', line_break, "\n"));
+    PASS(substitute(a.p, a.n, &b, '<', '<', html_tag, ""));
+    PASS(external_links(a.p, a.n, &b));
+    PASS(substitute(a.p, a.n, &b, 'h', 'f', bare_url, ""));
+    PASS(substitute(a.p, a.n, &b, '\'', '\'', apostrophes, ""));
+    PASS(substitute(a.p, a.n, &b, '_', '_', magic_word, ""));
+    if (has_char(a.p, a.n, '&'))
+        PASS(call_back(unescape_py, a.p, a.n, &b) < 0 ? -1 : 1);
+    result = prose_lines(a.p, a.n);
 done:
     PyMem_Free(text);
     PyMem_Free(a.p);
     PyMem_Free(b.p);
     PyMem_Free(c.p);
-    return lines;
+    return result;
 }
 
 static PyObject *bind(PyObject *module, PyObject *args)
@@ -1141,7 +1117,8 @@ static PyObject *bind(PyObject *module, PyObject *args)
 
 static PyMethodDef methods[] = {
     {"to_prose", to_prose, METH_O,
-     "to_prose(wikitext) -> list[str] | None: wikitext.to_prose, compiled; None leaves the page to Python."},
+     "to_prose(wikitext) -> str | None: wikitext.to_prose's lines, each ended by a line break; None leaves "
+     "the page to Python."},
     {"xml_text", xml_text, METH_O,
      "xml_text(text) -> (str, removed): XML references resolved, characters that are not text dropped."},
     {"bind", bind, METH_VARARGS,

@@ -48,7 +48,7 @@ from tasks._prose import xml_text
 from tasks.config import ExtractOptions
 from tasks.errors import InputError
 from tasks.fetch import index_name
-from tasks.wikitext import is_disambiguation, is_redirect, to_prose
+from tasks.wikitext import is_disambiguation, is_redirect, prose_text
 from tasks.workspace import atomic_path, write_json_atomic
 
 MIN_CHUNK_BYTES = 256 << 10
@@ -490,15 +490,16 @@ def _prose_block(texts: Iterable[str], options: ExtractOptions) -> tuple[str, Co
         if not options.keep_disambiguation and is_disambiguation(text):
             counts["disambiguation_skipped"] += 1
             continue
-        lines = to_prose(text)
-        chars = sum(map(len, lines))
+        prose = prose_text(text)
+        lines = prose.count("\n")
+        chars = len(prose) - lines
         if chars == 0 or chars < options.min_chars:
             counts["short_skipped"] += 1
             continue
         counts["articles"] += 1
         counts["chars"] += chars
-        counts["lines"] += len(lines)
-        out.extend(line + "\n" for line in lines)
+        counts["lines"] += lines
+        out.append(prose)
     return "".join(out), counts
 
 

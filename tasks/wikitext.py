@@ -121,13 +121,18 @@ _DISAMBIGUATION = re.compile(
 
 
 def to_prose(wikitext: str) -> list[str]:
-    """The article's prose, one paragraph, list item or heading a line; no markup survives.
+    """The article's prose, one paragraph, list item or heading a line; no markup survives."""
+    return prose_text(wikitext).split("\n")[:-1]
+
+
+def prose_text(wikitext: str) -> str:
+    """`to_prose`'s lines, each ended by a line break: what a shard holds.
 
     The compiled cleaner (`tasks/_prose.c`, the same passes) does the work; it leaves the rare page it
     cannot clean exactly as this module would to `python_prose`.
     """
-    lines = _prose.to_prose(wikitext)
-    return python_prose(wikitext) if lines is None else lines
+    text = _prose.to_prose(wikitext)
+    return "".join(line + "\n" for line in python_prose(wikitext)) if text is None else text
 
 
 def python_prose(wikitext: str) -> list[str]:
