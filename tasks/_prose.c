@@ -9,7 +9,7 @@
  * characters that are not text dropped.
  *
  * What stays in Python, called back from here: the rare renderings with many rules (inline templates that
- * show text, `-{…}-` with variants or flags) and html.unescape (HTML5's entity table). A page holding a
+ * show text, `-{…}-` with flags or `=>` rules) and html.unescape (HTML5 entities). A page holding a
  * character on which Python's case-insensitive matching differs from ASCII (U+0130, U+0131, U+017F,
  * U+212A) or U+FFFF (the Python cleaner's fence) is left to the Python cleaner whole: to_prose returns None.
  */

@@ -39,17 +39,19 @@ from concurrent.futures import Future, ProcessPoolExecutor
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, NamedTuple, NoReturn
+from typing import TYPE_CHECKING, Any, NamedTuple, NoReturn
 
 import indexed_bzip2
 from tqdm import tqdm
 
 from tasks._prose import xml_text
-from tasks.config import ExtractOptions
 from tasks.errors import InputError
 from tasks.fetch import index_name
 from tasks.wikitext import is_disambiguation, is_redirect, prose_text
 from tasks.workspace import atomic_path, write_json_atomic
+
+if TYPE_CHECKING:  # workers get a _Keep instead: importing pydantic would cost each ~0.1 s at start
+    from tasks.config import ExtractOptions
 
 MIN_CHUNK_BYTES = 256 << 10
 MAX_CHUNK_BYTES = 4 << 20
@@ -129,13 +131,21 @@ class ExtractStats:
 
 
 @dataclass(frozen=True)
+class _Keep:
+    """Which articles a shard keeps (from ExtractOptions)."""
+
+    disambiguation: bool
+    min_chars: int
+
+
+@dataclass(frozen=True)
 class _Job:
     """One shard's work: XML pages given as bytes (single stream) or as bz2 streams of the dump to read."""
 
     number: int
     out_dir: Path
     source: str
-    options: ExtractOptions
+    keep: _Keep
     identity: dict[str, object]
     last: bool
     xml: bytes = b""
@@ -390,8 +400,10 @@ def _run_jobs(
         return [results[n] for n in sorted(results)]
     pending: deque[tuple[_Job, Future[ShardStats]]] = deque()
 
-    def collect(block: bool) -> None:
-        while pending and (block or pending[0][1].done()):
+    def collect(keep: int) -> None:
+        """Take the finished results in order, waiting while more than `keep` jobs are in flight (waiting
+        for all of them would idle the workers that finish first)."""
+        while pending and (len(pending) > keep or pending[0][1].done()):
             job, future = pending.popleft()
             results[job.number] = future.result()
             bar.update(job.bytes_in)
@@ -399,8 +411,8 @@ def _run_jobs(
     try:
         for job in jobs:
             pending.append((job, pool.submit(_extract_chunk, job)))
-            collect(block=len(pending) > workers + 1)
-        collect(block=True)
+            collect(keep=workers + 1)
+        collect(keep=0)
     except ExtractError:
         for _, future in pending:
             if not future.cancel():
@@ -434,9 +446,7 @@ def _extract_chunk(job: _Job) -> ShardStats:
             if pages:
                 after = pages[-1]
             offset += len(piece)
-            block, kept = _prose_block(
-                [page.text for page in pages if _is_article(page, counts)], job.options
-            )
+            block, kept = _prose_block([page.text for page in pages if _is_article(page, counts)], job.keep)
             out.write(block)
             counts += kept
     stats = ShardStats(
@@ -482,18 +492,18 @@ def _is_article(page: Page, counts: Counter[str]) -> bool:
     return True
 
 
-def _prose_block(texts: Iterable[str], options: ExtractOptions) -> tuple[str, Counter[str]]:
+def _prose_block(texts: Iterable[str], keep: _Keep) -> tuple[str, Counter[str]]:
     """The shard text of a run of article wikitexts, and what was kept or skipped."""
     counts: Counter[str] = Counter()
     out: list[str] = []
     for text in texts:
-        if not options.keep_disambiguation and is_disambiguation(text):
+        if not keep.disambiguation and is_disambiguation(text):
             counts["disambiguation_skipped"] += 1
             continue
         prose = prose_text(text)
         lines = prose.count("\n")
         chars = len(prose) - lines
-        if chars == 0 or chars < options.min_chars:
+        if chars == 0 or chars < keep.min_chars:
             counts["short_skipped"] += 1
             continue
         counts["articles"] += 1
@@ -547,7 +557,7 @@ def _multistream_jobs(
                 number=number,
                 out_dir=out_dir,
                 source=f"{dump} (bz2 streams at bytes {start}..{end})",
-                options=options,
+                keep=_Keep(options.keep_disambiguation, options.min_chars),
                 identity={"code": code, "options": options.model_dump(), "layout": "multistream"},
                 last=end == size,
                 bytes_in=end - (start if number else 0),  # the first shard also counts the header stream
@@ -703,7 +713,7 @@ def _single_stream_jobs(
                 number=number,
                 out_dir=out_dir,
                 source=str(dump),
-                options=options,
+                keep=_Keep(options.keep_disambiguation, options.min_chars),
                 identity=identity,
                 last=last,
                 xml=xml,
