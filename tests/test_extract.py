@@ -7,6 +7,7 @@ import bz2
 import dataclasses
 import json
 import re
+import shutil
 import xml.etree.ElementTree as ET
 from collections.abc import Callable
 from pathlib import Path
@@ -377,6 +378,26 @@ def test_corrupt_multistream_stream_keeps_finished_shards_and_resumes(tmp_path: 
     assert dataclasses.replace(again, per_shard=[], resumed_shards=0) == dataclasses.replace(
         clean, per_shard=[]
     )
+
+
+@pytest.mark.parametrize("decoder", ["lbzip2", "indexed_bzip2"])
+def test_both_multistream_decoders_give_the_same_text_and_name_a_bad_stream(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, decoder: str
+) -> None:
+    if decoder == "lbzip2" and shutil.which("lbzip2") is None:
+        pytest.skip("lbzip2 is not installed (apt-get install lbzip2)")
+    if decoder == "indexed_bzip2":  # what a machine without lbzip2 uses
+        monkeypatch.setattr("tasks.extract.shutil.which", lambda _name: None)
+    stats = extract_dump(TINY_MULTI, tmp_path / "clean", options=KEEP_ALL, workers=1, chunk_bytes=1)
+    assert _text(tmp_path / "clean", stats) == _prose(_tiny_pages())
+    offsets = _stream_offsets()
+    data = bytearray(TINY_MULTI.read_bytes())
+    data[offsets[1] + 40 : offsets[1] + 400] = bytes(360)
+    dump = tmp_path / "damaged-multistream.xml.bz2"
+    dump.write_bytes(bytes(data))
+    (tmp_path / "damaged-multistream-index.txt.bz2").write_bytes(TINY_INDEX.read_bytes())
+    with pytest.raises(ExtractError, match=f"in the stream at bytes {offsets[1]}..{offsets[2]}$"):
+        extract_dump(dump, tmp_path / "out", options=KEEP_ALL, workers=1, chunk_bytes=1)
 
 
 def test_corrupt_single_stream_block_keeps_finished_shards_and_resumes(
