@@ -11,7 +11,7 @@
  * What stays in Python, called back from here: the rare renderings with many rules (inline templates that
  * show text, `-{…}-` with flags or `=>` rules) and html.unescape (HTML5 entities). A page holding a
  * character on which Python's case-insensitive matching differs from ASCII (U+0130, U+0131, U+017F,
- * U+212A) or U+FFFF (the Python cleaner's fence) is left to the Python cleaner whole: to_prose returns None.
+ * U+212A) or U+FFFF (the Python cleaner's fence) is left to the Python cleaner whole: prose_text returns None.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -1069,10 +1069,10 @@ static PyObject *xml_text(PyObject *module, PyObject *arg)
             swap(&a, &b);                                                                                  \
     } while (0)
 
-static PyObject *to_prose(PyObject *module, PyObject *arg)
+static PyObject *prose_text(PyObject *module, PyObject *arg)
 {
     if (!PyUnicode_Check(arg))
-        return PyErr_Format(PyExc_TypeError, "to_prose() wants a str, not %.80s", Py_TYPE(arg)->tp_name);
+        return PyErr_Format(PyExc_TypeError, "prose_text() wants a str, not %.80s", Py_TYPE(arg)->tp_name);
     if (render_template_py == NULL)
         return PyErr_Format(PyExc_RuntimeError, "tasks._prose.bind() was not called");
     Py_ssize_t n = PyUnicode_GET_LENGTH(arg);
@@ -1116,9 +1116,8 @@ static PyObject *bind(PyObject *module, PyObject *args)
 }
 
 static PyMethodDef methods[] = {
-    {"to_prose", to_prose, METH_O,
-     "to_prose(wikitext) -> str | None: wikitext.to_prose's lines, each ended by a line break; None leaves "
-     "the page to Python."},
+    {"prose_text", prose_text, METH_O,
+     "prose_text(wikitext) -> str | None: wikitext.prose_text, compiled; None leaves the page to Python."},
     {"xml_text", xml_text, METH_O,
      "xml_text(text) -> (str, removed): XML references resolved, characters that are not text dropped."},
     {"bind", bind, METH_VARARGS,

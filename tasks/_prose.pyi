@@ -1,6 +1,6 @@
 from collections.abc import Callable
 
-def to_prose(wikitext: str, /) -> str | None: ...
+def prose_text(wikitext: str, /) -> str | None: ...
 def bind(
     render_template: Callable[[str], str],
     render_conversion: Callable[[str], str],

@@ -131,7 +131,7 @@ def prose_text(wikitext: str) -> str:
     The compiled cleaner (`tasks/_prose.c`, the same passes) does the work; it leaves the rare page it
     cannot clean exactly as this module would to `python_prose`.
     """
-    text = _prose.to_prose(wikitext)
+    text = _prose.prose_text(wikitext)
     return "".join(line + "\n" for line in python_prose(wikitext)) if text is None else text
 
 

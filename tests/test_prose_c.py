@@ -112,7 +112,7 @@ def _real_pages() -> list[str]:
 
 def _assert_same(text: str, where: str = "") -> None:
     """The compiled cleaner gives the reference's lines, or leaves a page to it only for a reason."""
-    compiled = _prose.to_prose(text)
+    compiled = _prose.prose_text(text)
     if compiled is None:
         assert set(text) & PYTHON_ONLY, where
     else:
@@ -143,14 +143,14 @@ def test_mangled_markup_gives_the_reference_lines(seed: int) -> None:
 
 def test_characters_python_matches_differently_are_left_to_python() -> None:
     for text in ("<ſpan>甲</span>", "<REF>乙</ref>\u212a", "丙\uffff丁"):
-        assert _prose.to_prose(text) is None
+        assert _prose.prose_text(text) is None
         assert to_prose(text) == python_prose(text)
-    assert _prose.to_prose("<span>甲</span>") == "甲\n"
+    assert _prose.prose_text("<span>甲</span>") == "甲\n"
 
 
 def test_only_str_is_accepted() -> None:
     with pytest.raises(TypeError, match="wants a str"):
-        _prose.to_prose(b"bytes")  # type: ignore[arg-type]
+        _prose.prose_text(b"bytes")  # type: ignore[arg-type]
 
 
 _XML_REF = re.compile(r"&(?:lt|gt|amp|quot|apos|#x([0-9a-fA-F]+)|#([0-9]+));")
