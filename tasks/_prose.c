@@ -175,7 +175,7 @@ static int substitute(const ch *s, Py_ssize_t n, Buf *out, ch first, ch other, M
 
 static PyObject *render_template_py, *render_conversion_py, *unescape_py;
 
-/* out += fn(s[0:n]) */
+/* out += fn(s[0:n]); s may be the end of out itself: it is copied into fn's argument before out grows. */
 static int call_back(PyObject *fn, const ch *s, Py_ssize_t n, Buf *out)
 {
     PyObject *arg = PyUnicode_FromKindAndData(PyUnicode_4BYTE_KIND, s, n);
@@ -304,7 +304,9 @@ static int open_tag(const ch *s, Py_ssize_t n, Py_ssize_t i, Py_ssize_t *end)
 }
 
 typedef struct {
-    Py_ssize_t *start, *end;
+    struct {
+        Py_ssize_t start, end;
+    } *at;
     Py_ssize_t n, cap, next;
 } Spans;
 
@@ -312,18 +314,14 @@ static int add_span(Spans *sp, Py_ssize_t start, Py_ssize_t end)
 {
     if (sp->n == sp->cap) {
         Py_ssize_t cap = sp->cap ? sp->cap * 2 : 8;
-        Py_ssize_t *a = PyMem_Realloc(sp->start, (size_t)cap * sizeof *a);
-        if (a == NULL)
+        void *grown = PyMem_Realloc(sp->at, (size_t)cap * sizeof *sp->at);
+        if (grown == NULL)
             return PyErr_NoMemory(), -1;
-        sp->start = a;
-        Py_ssize_t *b = PyMem_Realloc(sp->end, (size_t)cap * sizeof *b);
-        if (b == NULL)
-            return PyErr_NoMemory(), -1;
-        sp->end = b;
+        sp->at = grown;
         sp->cap = cap;
     }
-    sp->start[sp->n] = start;
-    sp->end[sp->n++] = end;
+    sp->at[sp->n].start = start;
+    sp->at[sp->n++].end = end;
     return 0;
 }
 
@@ -366,10 +364,10 @@ static int remove_elements(const ch *s, Py_ssize_t n, Buf *out, Buf *tmp)
         if (s[end - 2] == '/')
             continue;
         Spans *sp = &closers[k];
-        while (sp->next < sp->n && sp->start[sp->next] < end)
+        while (sp->next < sp->n && sp->at[sp->next].start < end)
             sp->next++;
         if (sp->next < sp->n)
-            pos = sp->end[sp->next];
+            pos = sp->at[sp->next].end;
     }
     if (put(tmp, s + pos, n - pos) < 0)
         goto done;
@@ -377,10 +375,8 @@ static int remove_elements(const ch *s, Py_ssize_t n, Buf *out, Buf *tmp)
     if (rc == 0)
         swap(out, tmp);
 done:
-    for (int k = 0; k < N_DROPPED; k++) {
-        PyMem_Free(closers[k].start);
-        PyMem_Free(closers[k].end);
-    }
+    for (int k = 0; k < N_DROPPED; k++)
+        PyMem_Free(closers[k].at);
     return rc;
 }
 
@@ -569,11 +565,10 @@ static void pick_variant(Buf *out, Py_ssize_t start)
         }
         if (first_start < 0)
             first_start = q;
-        Py_ssize_t a = end, b = end; /* the value runs to the next marker's `;` */
-        Py_ssize_t next = end, next_end;
+        Py_ssize_t next = end, next_end; /* the value runs to the next marker's `;` */
         while (next < n && !(s[next] == ';' && variant_marker(s, n, next + 1, &next_end) >= 0))
             next++;
-        b = next;
+        Py_ssize_t a = end, b = next;
         strip_span(s, &a, &b);
         while (b > a && s[b - 1] == ';')
             b--;
@@ -584,7 +579,7 @@ static void pick_variant(Buf *out, Py_ssize_t start)
             best_a = a;
             best_b = b;
         }
-        q = end;
+        q = next;
     }
     if (first_start < 0)
         return; /* no variants: the text as is */
@@ -613,18 +608,8 @@ static int render(Buf *out, Py_ssize_t start, int kind)
         }
         fn = render_conversion_py; /* flags or `=>` rules */
     }
-    if (fn == NULL) {
-        out->n = start; /* tables and templates that show nothing */
-        return 0;
-    }
-    ch *copy = PyMem_Malloc((size_t)(len ? len : 1) * sizeof(ch));
-    if (copy == NULL)
-        return PyErr_NoMemory(), -1;
-    memcpy(copy, out->p + start, (size_t)len * sizeof(ch));
-    out->n = start;
-    int rc = call_back(fn, copy, len, out);
-    PyMem_Free(copy);
-    return rc;
+    out->n = start; /* tables and templates that show nothing stop here */
+    return fn == NULL ? 0 : call_back(fn, out->p + start, len, out);
 }
 
 /* The markup token at s[i] (its kind, and whether it opens), or 0. Order as in wikitext._TOKEN. */
@@ -665,12 +650,15 @@ static int token(const ch *s, Py_ssize_t n, Py_ssize_t i, int *opens)
  * the unclosed constructs above it (markers dropped, text kept). */
 static int resolve_markup(const ch *s, Py_ssize_t n, Buf *out)
 {
+    typedef struct {
+        Py_ssize_t start;
+        int kind;
+    } Open;
     Py_ssize_t cap = 16, depth = 0, pos = 0;
-    Py_ssize_t *starts = PyMem_Malloc((size_t)cap * sizeof *starts);
-    int *kinds = PyMem_Malloc((size_t)cap * sizeof *kinds);
+    Open *stack = PyMem_Malloc((size_t)cap * sizeof *stack);
     Py_ssize_t count[N_KINDS] = {0};
     int rc = -1;
-    if (starts == NULL || kinds == NULL) {
+    if (stack == NULL) {
         PyErr_NoMemory();
         goto done;
     }
@@ -692,28 +680,19 @@ static int resolve_markup(const ch *s, Py_ssize_t n, Buf *out)
         pos = i + 2;
         if (opens) {
             if (depth + 1 == cap) {
-                cap *= 2;
-                Py_ssize_t *a = PyMem_Realloc(starts, (size_t)cap * sizeof *a);
-                if (a == NULL) {
+                Open *grown = PyMem_Realloc(stack, (size_t)(cap *= 2) * sizeof *grown);
+                if (grown == NULL) {
                     PyErr_NoMemory();
                     goto done;
                 }
-                starts = a;
-                int *b = PyMem_Realloc(kinds, (size_t)cap * sizeof *b);
-                if (b == NULL) {
-                    PyErr_NoMemory();
-                    goto done;
-                }
-                kinds = b;
+                stack = grown;
             }
-            depth++;
-            starts[depth] = out->n;
-            kinds[depth] = kind;
+            stack[++depth] = (Open){out->n, kind};
             count[kind]++;
         } else if (count[kind]) {
-            while (kinds[depth] != kind)
-                count[kinds[depth--]]--;
-            if (render(out, starts[depth], kind) < 0)
+            while (stack[depth].kind != kind)
+                count[stack[depth--].kind]--;
+            if (render(out, stack[depth].start, kind) < 0)
                 goto done;
             count[kind]--;
             depth--;
@@ -722,8 +701,7 @@ static int resolve_markup(const ch *s, Py_ssize_t n, Buf *out)
     }
     rc = put(out, s + pos, n - pos);
 done:
-    PyMem_Free(starts);
-    PyMem_Free(kinds);
+    PyMem_Free(stack);
     return rc;
 }
 
