@@ -3,8 +3,8 @@ SHELL := /bin/bash
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
-# A change to any of these reinstalls zhvec, which recompiles the wikitext cleaner.
-BUILD_INPUTS := pyproject.toml requirements.lock setup.py tasks/_prose.c
+# A change to any of these reinstalls zhvec, which recompiles its C modules (cleaner and cut).
+BUILD_INPUTS := pyproject.toml requirements.lock setup.py tasks/_prose.c tasks/_cut.c
 STAMP := $(VENV)/.installed-$(shell cat $(BUILD_INPUTS) | sha1sum | cut -c1-12)
 export PREFECT_SERVER_ANALYTICS_ENABLED ?= false
 

@@ -6,9 +6,9 @@ Builds ~8 MB of real text (CCTV news transcripts and zhwiki-derived paragraphs, 
   stage on 1 worker (in-process) and on N workers over a larger input and twice that (MB/s per core, and
   from the two sizes the marginal rate per core and the fixed start-up);
 - segmentation: the tutorial's single-process `jieba.cut` loop (as in naive_pipeline.py) on the 8 MB, and
-  our jieba engine and default engine (with and without its per-run jieba check) on N workers on the 8 MB
-  and the 16 MB, interleaved `--repeat` times, best time of each: speed-ups over the loop on the same text,
-  each run's marginal rate and fixed start-up cost (from the two sizes), and its peak RSS at both sizes.
+  our engines jieba, rjieba and the default (with and without its per-run jieba check) on N workers on the
+  8 MB and the 16 MB, interleaved `--repeat` times, best time of each: speed-ups over the loop on the same
+  text, each run's marginal rate and fixed start-up cost (from the two sizes), and its peak RSS at both sizes.
 Each segmentation runs in a fresh interpreter (ours through `zhvec segment --json`) and reports the time and
 peak RSS (its process and workers) it measured itself.
 
@@ -203,6 +203,7 @@ def _in_fresh_process(args: list[str]) -> dict[str, Any]:
 
 RUNS = {  # what each of our runs adds to `zhvec segment TEXT -o OUT --workers N --json`
     "jieba": ["--engine", "jieba"],
+    "rjieba": ["--engine", "rjieba"],
     "default": [],
     "default_nocheck": ["--check-every", "0"],
 }
@@ -303,7 +304,11 @@ def table(result: dict[str, Any]) -> str:
         (f"segment, best of {s['repeat']}", f"{s['input_mb']} MB: s, speed-up | {s['doubled_mb']} MB: s"),
         ("  tutorial jieba loop, 1 process", f"{s['loop_s']} ({s['loop_mb_s']} MB/s)"),
     ]
-    labels = {"jieba": "engine jieba", "default": f"default engine {s['default']['engine']}"}
+    labels = {
+        "jieba": "engine jieba",
+        "rjieba": "engine rjieba",
+        "default": f"default engine {s['default']['engine']}",
+    }
     labels["default_nocheck"] = labels["default"] + ", check off"
     for name, label in labels.items():
         r = s[name]

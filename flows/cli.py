@@ -402,15 +402,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_convert)
 
     p = sub.add_parser(
-        "segment", help="jieba/rjieba segmentation of a text file or shard folder into one corpus file"
+        "segment", help="jieba segmentation of a text file or shard folder into one corpus file"
     )
     p.add_argument("input")
     p.add_argument("-o", "--output", required=True, help="corpus file (one sentence a line)")
-    p.add_argument("--engine", choices=["jieba", "rjieba"], help="default rjieba; jieba = the reference")
+    p.add_argument(
+        "--engine",
+        choices=["cjieba", "jieba", "rjieba"],
+        help="default cjieba (compiled, jieba's tokens); jieba = the reference; rjieba = jieba-rs",
+    )
     p.add_argument("--no-hmm", action="store_true", help="switch off jieba's HMM for unknown words")
     p.add_argument("--user-dict", action="append", default=[], help="jieba user dictionary (repeatable)")
     p.add_argument("--stopwords", help="file of words to drop, one a line")
-    p.add_argument("--check-every", type=int, help="rjieba: also cut ~1 line in N with jieba (0: off)")
+    p.add_argument("--check-every", type=int, help="cjieba/rjieba: also cut ~1 line in N with jieba (0: off)")
     p.add_argument("--drop", nargs="*", default=["punct"], choices=["punct", "digits", "latin"])
     p.add_argument("--workers", type=int)
     p.add_argument("--json", action="store_true")

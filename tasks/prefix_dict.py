@@ -1,10 +1,11 @@
 """jieba's prefix dictionary from a cache that loads in a third of the time of jieba's own.
 
 jieba keeps the dictionary it builds from `dict.txt` (~500 k words and prefixes) in a marshal file; loading
-it takes ~1 s, and every run pays it at least once (the parent's rjieba-vs-jieba check, or each worker of
-engine `jieba`). The same dictionary as one UTF-8 blob of words and an array of counts (`.npz`, no pickle)
-loads in ~0.3 s. The cache lives in the user's cache folder, keyed by jieba's version and its `dict.txt`;
-a missing, stale or unreadable cache just falls back to jieba's own loading, which then refreshes it.
+it takes ~1 s, and every run pays it at least once (the parent's check against jieba, or each worker of
+engines `jieba` and `cjieba`). The same dictionary as one UTF-8 blob of words and an array of counts
+(`.npz`, no pickle) loads in ~0.3 s. The cache lives in the user's cache folder, keyed by jieba's version
+and its `dict.txt`; a missing, stale or unreadable cache just falls back to jieba's own loading, which then
+refreshes it.
 """
 
 from __future__ import annotations

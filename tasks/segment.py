@@ -1,11 +1,11 @@
-"""Word segmentation with jieba or rjieba (jieba-rs), in line-aligned pieces on worker processes, one
-sentence per output line.
+"""Word segmentation with jieba's algorithm, in line-aligned pieces on worker processes, one sentence per
+output line. Three engines: `cjieba` (zhvec's compiled port, `tasks/_cut.c`) and `jieba` give exactly the
+tokens of `jieba.cut`; `rjieba` (jieba-rs) the same Han tokens, but other digit/Latin runs.
 
-Lines are cut whole (engine `jieba` gives exactly the tokens of `jieba.cut` on each line), then split after
-the sentence-final marks, which both engines yield as tokens of their own, so gensim only ever sees windows
-inside one sentence. Files are read in ~0.5 MB pieces cut at line starts, so one big input still keeps every
-core busy and a worker's memory does not grow with the corpus; only the vocabulary (a set of distinct
-tokens) is kept, in the parent.
+Lines are cut whole, then split after the sentence-final marks, which every engine yields as tokens of their
+own, so gensim only ever sees windows inside one sentence. Files are read in ~0.5 MB pieces cut at line
+starts, so one big input still keeps every core busy and a worker's memory does not grow with the corpus;
+only the vocabulary (a set of distinct tokens) is kept, in the parent.
 
 With the usual options (punctuation dropped, nothing else) the punctuation is blanked out of the text before
 the cut (`segment_blanked`), which leaves no decision to make per token; other options go through a map of
@@ -26,20 +26,24 @@ from collections.abc import Callable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import closing
 from dataclasses import dataclass, field, replace
-from functools import cache
-from itertools import repeat
+from functools import cache, partial
+from itertools import count, repeat
 from pathlib import Path
-from typing import BinaryIO, Literal, NamedTuple
+from typing import TYPE_CHECKING, BinaryIO, Literal, NamedTuple
 
 import numpy as np
 import numpy.typing as npt
 
+from tasks import _cut
 from tasks.config import SegmentOptions
 from tasks.errors import InputError
 from tasks.shards import SENTENCE_END, cut_point, imap_shards, list_shards, utf8_error
 from tasks.workspace import atomic_path
 
-Engine = Literal["jieba", "rjieba"]
+if TYPE_CHECKING:
+    import jieba
+
+Engine = Literal["jieba", "rjieba", "cjieba"]
 Cut = Callable[[str, bool], list[str]]
 UserWord = tuple[str, int | None, str | None]
 Sample = tuple[str, tuple[str, ...]]
@@ -56,6 +60,7 @@ _LATIN = re.compile(r"[A-Za-z][A-Za-z'\-]*")
 BLOCK_PUNCT = "+#&._%-"
 _BLOCK_PUNCT_TOKEN = re.compile(r"([-+#&._%](?<= [-+#&._%])[-+#&._%]*) ")  # a token of them, and its space
 SYMBOLS_END = 0x20000  # no punctuation, symbol or whitespace character lies past plane 1 (tested)
+COMPILED_SOURCE = Path(__file__).with_name("_cut.c")  # engine cjieba: part of the code identity of a corpus
 
 
 class SegmentError(InputError):
@@ -65,8 +70,8 @@ class SegmentError(InputError):
 @dataclass(frozen=True)
 class SegmentStats:
     """Counts of one segmentation; `eval_oov` maps each eval set to the share of its distinct words that
-    never occur in the corpus, and `agreement_rate` is the share of the lines also cut by jieba (engine
-    rjieba, `check_every`) whose Han tokens equal jieba's."""
+    never occur in the corpus, and `agreement_rate` is the share of the lines also cut by jieba (engines
+    cjieba and rjieba, `check_every`) whose Han tokens equal jieba's."""
 
     engine: str
     shards: int
@@ -156,31 +161,46 @@ def read_stopwords(path: Path) -> frozenset[str]:
     return frozenset(words)
 
 
-@cache
-def load_engine(engine: Engine, user_dicts: tuple[Path, ...] = ()) -> Cut:
-    """`cut(text, hmm) -> tokens`, once per process: jieba's dictionary takes most of a second to load."""
-    entries = [entry for path in user_dicts for entry in read_user_dict(path)]
-    # Engines are imported here: a worker pays only for its own (rjieba builds a dictionary on import,
-    # jieba imports pkg_resources).
-    if engine == "rjieba":
-        import rjieba
-
-        if not entries:
-            return rjieba.cut  # the instance rjieba builds on import: building another costs ~0.1 s
-        rj = rjieba.Jieba()
-        for word, freq, tag in entries:
-            rj.add_word(word, freq, tag)
-        return rj.cut
+def _jieba_tokenizer(user_dicts: tuple[Path, ...]) -> jieba.Tokenizer:
+    """jieba's default dictionary with the user words added by jieba's own `add_word` (which picks a
+    missing frequency by cutting the word), for engine jieba and the dictionary of engine cjieba."""
     from tasks import prefix_dict
 
     tk = prefix_dict.tokenizer()
+    for path in user_dicts:
+        for word, freq, tag in read_user_dict(path):
+            tk.add_word(word, freq, tag)
+    return tk
+
+
+@cache
+def compiled_dictionary(user_dicts: tuple[Path, ...] = ()) -> object:
+    """Engine cjieba's dictionary (`tasks/_cut.c`): jieba's very word counts and HMM, once per process."""
+    from jieba import finalseg
+
+    tk = _jieba_tokenizer(user_dicts)
+    return _cut.dictionary(
+        tk.FREQ, tk.total, finalseg.start_P, finalseg.trans_P, finalseg.emit_P, finalseg.Force_Split_Words
+    )
+
+
+@cache
+def load_engine(engine: Engine, user_dicts: tuple[Path, ...] = ()) -> Cut:
+    """`cut(text, hmm) -> tokens`, once per process: jieba's dictionary takes most of a second to load."""
+    if engine == "cjieba":
+        return partial(_cut.cut, compiled_dictionary(user_dicts))
+    if engine == "jieba":
+        tk = _jieba_tokenizer(user_dicts)
+        return lambda text, hmm: list(tk.cut(text, HMM=hmm))
+    import rjieba  # here: it builds its dictionary on import, which only this engine's workers need
+
+    entries = [entry for path in user_dicts for entry in read_user_dict(path)]
+    if not entries:
+        return rjieba.cut  # the instance rjieba builds on import: building another costs ~0.1 s
+    rj = rjieba.Jieba()
     for word, freq, tag in entries:
-        tk.add_word(word, freq, tag)
-
-    def cut(text: str, hmm: bool) -> list[str]:
-        return list(tk.cut(text, HMM=hmm))
-
-    return cut
+        rj.add_word(word, freq, tag)
+    return rj.cut
 
 
 def han_tokens(tokens: list[str]) -> list[str]:
@@ -299,17 +319,25 @@ def blanked_sentences(tokens: list[str]) -> tuple[list[str], set[str]]:
     return list(sentences), set(parts[1::2])
 
 
-def segment_blanked(text: str, options: SegmentOptions) -> Segmented:
+def segment_blanked(text: str, options: SegmentOptions, generation: int | None = None) -> Segmented:
     """`segment_mapped`'s result without a Python step per token: punctuation is blanked before the cut, so
     what is left to drop is the blank tokens and the block tokens made of `BLOCK_PUNCT` only, by regex and
-    string operations on the space-joined tokens."""
+    string operations on the space-joined tokens. Engine cjieba does it all in C, and leaves out of the
+    vocabulary the dictionary words it already gave in `generation` (see `segment_job`)."""
     blanked = blank(text, options.split_sentences)
-    tokens = load_engine(options.engine, options.user_dicts)(blanked, options.hmm)
-    sentences, dropped = blanked_sentences(tokens)
-    vocab = set(tokens)
-    vocab -= {" ", "\n", *dropped}
+    if options.engine == "cjieba":
+        dictionary = compiled_dictionary(options.user_dicts)
+        generation = generation or next(_GENERATIONS)
+        corpus, words, others, raw_tokens = _cut.segment_blanked(dictionary, blanked, options.hmm, generation)
+        sentences = corpus.split("\n")[:-1]
+        vocab = others.union(words)
+    else:
+        tokens = load_engine(options.engine, options.user_dicts)(blanked, options.hmm)
+        sentences, dropped = blanked_sentences(tokens)
+        vocab = set(tokens) - {" ", "\n", *dropped}
+        raw_tokens = len(tokens)
     # "\r\n" was one token and is two blanks now; any other character outside the blocks was and is a token
-    raw_tokens = len(tokens) - text.count("\r\n")
+    raw_tokens -= text.count("\r\n")
     return Segmented(*capped_lines(sentences, options.max_tokens_per_line), raw_tokens, frozenset(vocab))
 
 
@@ -325,10 +353,12 @@ def segment_mapped(text: str, options: SegmentOptions) -> Segmented:
     return Segmented(*lines, len(tokens), words)
 
 
-def segment_text(text: str, options: SegmentOptions) -> Segmented:
+def segment_text(text: str, options: SegmentOptions, generation: int | None = None) -> Segmented:
     """One engine call for the whole text: both engines cut text in blocks that end at whitespace, so the
     tokens are exactly those of its lines cut one by one, with the line breaks as tokens of their own."""
-    return (segment_blanked if blanks_punct(options) else segment_mapped)(text, options)
+    if blanks_punct(options):
+        return segment_blanked(text, options, generation)
+    return segment_mapped(text, options)
 
 
 def segment_line(line: str, options: SegmentOptions) -> list[list[str]]:
@@ -354,10 +384,12 @@ def _samples(lines: list[str], data: bytes, every: int, options: SegmentOptions)
     return tuple((line, tuple(han_tokens(cut(line, options.hmm)))) for line in picked if line.strip())
 
 
-def segment_piece(piece: Piece, dst: Path, options: SegmentOptions) -> PieceResult:
+def segment_piece(
+    piece: Piece, dst: Path, options: SegmentOptions, generation: int | None = None
+) -> PieceResult:
     """Segment one piece into `dst` (`segment_text`). Invalid UTF-8 is an error naming the file and line:
-    the corpus must not silently lose text. With engine rjieba, `check_every` lines are returned with their
-    Han tokens, for the jieba check (`_samples`).
+    the corpus must not silently lose text. With engines other than jieba, `check_every` lines are returned
+    with their Han tokens, for the jieba check (`_samples`).
 
     `dst` is a temporary part of the corpus, so it is written without the fsync of an atomic write.
     """
@@ -371,7 +403,7 @@ def segment_piece(piece: Piece, dst: Path, options: SegmentOptions) -> PieceResu
     lines = text.split("\n")
     if lines[-1] == "":  # the piece ends with a line break
         lines.pop()
-    segmented = segment_text(text, options)
+    segmented = segment_text(text, options, generation)
     corpus = "\n".join([*segmented.sentences, ""])
     with dst.open("w", encoding="utf-8") as out:
         out.write(corpus)
@@ -389,25 +421,35 @@ def segment_piece(piece: Piece, dst: Path, options: SegmentOptions) -> PieceResu
     )
 
 
-def _reported(run: str) -> set[str]:
-    """The words this process has already reported for `run` (one `segment_corpus` call); a new run
-    forgets the old ones, and a set grown past `TOKEN_MAP_LIMIT` starts afresh, so memory stays bounded."""
-    if run not in _REPORTED or len(_REPORTED[run]) > TOKEN_MAP_LIMIT:
+@dataclass
+class _Reported:
+    """The words this process has reported in one run, and the generation under which engine cjieba marks
+    the dictionary words it gave (so it leaves them out of the next pieces' vocabularies itself)."""
+
+    generation: int
+    words: set[str] = field(default_factory=set)
+
+
+def _reported(run: str) -> _Reported:
+    """What this process has already reported for `run` (one `segment_corpus` call); a new run forgets
+    the old one, and a set grown past `TOKEN_MAP_LIMIT` starts afresh, so memory stays bounded."""
+    if run not in _REPORTED or len(_REPORTED[run].words) > TOKEN_MAP_LIMIT:
         _REPORTED.clear()
-        _REPORTED[run] = set()
+        _REPORTED[run] = _Reported(next(_GENERATIONS))
     return _REPORTED[run]
 
 
-_REPORTED: dict[str, set[str]] = {}
+_REPORTED: dict[str, _Reported] = {}
+_GENERATIONS = count(1)
 
 
 def segment_job(piece: Piece, dst: Path, options: SegmentOptions, run: str) -> PieceResult:
     """`segment_piece`, returning only the words this worker has not reported yet in this run: the parent
     needs just the union, and sending every piece's whole vocabulary cost it a core-second per 100 MB."""
-    result = segment_piece(piece, dst, options)
     reported = _reported(run)
-    new = result.vocab - reported
-    reported |= new
+    result = segment_piece(piece, dst, options, reported.generation)
+    new = result.vocab - reported.words
+    reported.words |= new
     return replace(result, vocab=new)
 
 

@@ -159,7 +159,7 @@ def segment(
         *(f"{p.name}:{file_sha256(p)}" for p in eval_files),
     ]
     params = _jsonable(options) | {"eval_sets": sorted([*sets.analogy, *sets.similarity])}
-    code = code_version(segment_mod, dicts_mod)
+    code = code_version(segment_mod, dicts_mod, segment_mod.COMPILED_SOURCE)
     return run_stage(root, "segment", inputs, params, code, body)
 
 

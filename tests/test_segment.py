@@ -105,6 +105,27 @@ def test_jieba_engine_equals_serial_jieba_on_whole_sample(
     assert stats.dropped_tokens == sum(map(len, sample_jieba_cuts)) - stats.tokens
 
 
+def test_cjieba_engine_equals_serial_jieba_on_whole_sample(
+    tmp_path: Path, sample_text: Path, sample_jieba_cuts: list[list[str]]
+) -> None:
+    """Every token of every line, and the corpus and counts of two workers, with the jieba check on every
+    line that is not blank."""
+    lines = text_lines(sample_text)
+    assert [load_engine("cjieba", (EVAL_DICT,))(line, True) for line in lines] == sample_jieba_cuts
+    no_hmm = reference_tokenizer((EVAL_DICT,))
+    assert [load_engine("cjieba", (EVAL_DICT,))(line, False) for line in lines] == [
+        list(no_hmm.cut(line, HMM=False)) for line in lines
+    ]
+    options = SegmentOptions(engine="cjieba", user_dicts=(EVAL_DICT,), check_every=1)
+    stats = segment_corpus(sample_text, tmp_path / "corpus.txt", options=options, workers=2)
+    got = corpus_lines(tmp_path / "corpus.txt")
+    assert got == serial_reference(sample_jieba_cuts, options)
+    assert (stats.sentences, stats.tokens) == (len(got), sum(map(len, got)))
+    assert stats.vocab_size == len({t for s in got for t in s})
+    assert stats.dropped_tokens == sum(map(len, sample_jieba_cuts)) - stats.tokens
+    assert (stats.agreement_lines, stats.agreement_rate) == (sum(1 for x in lines if x.strip()), 1.0)
+
+
 def test_rjieba_han_tokens_agree_with_jieba_on_whole_sample(
     sample_text: Path, sample_jieba_cuts: list[list[str]]
 ) -> None:
@@ -198,6 +219,7 @@ def test_plain_jieba_tokens_are_kept_in_order() -> None:
     expected = [t for t in jieba.cut(line) if t not in "、。"]
     assert segment_line(line, SegmentOptions(engine="jieba")) == [expected]
     assert segment_line(line, SegmentOptions(engine="rjieba")) == [expected]
+    assert segment_line(line, SegmentOptions(engine="cjieba")) == [expected]
 
 
 def test_sentence_split_and_filters() -> None:
