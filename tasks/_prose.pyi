@@ -1,4 +1,7 @@
 from collections.abc import Callable
+from typing import TypeVar
+
+_Page = TypeVar("_Page", bound=tuple[str, int, int, bool, str, bool, int])
 
 def prose_text(wikitext: str, /) -> str | None: ...
 def bind(
@@ -8,3 +11,6 @@ def bind(
     /,
 ) -> None: ...
 def xml_text(text: str, /) -> tuple[str, int]: ...
+def pages(
+    xml: bytes, last: bool, page_type: type[_Page], /
+) -> tuple[list[_Page], tuple[str, int] | None]: ...
