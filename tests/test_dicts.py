@@ -26,7 +26,7 @@ def test_committed_eval_dictionary_is_what_the_builder_writes(tmp_path: Path) ->
 
 
 def test_eval_words_jieba_splits_are_kept_whole_with_the_dictionary() -> None:
-    for engine in ("jieba", "rjieba"):
+    for engine in ("cjieba", "jieba", "rjieba"):
         plain, with_dict = load_engine(engine), load_engine(engine, (EVAL_DICT,))
         assert plain("副院长", True) == ["副", "院长"]
         assert with_dict("副院长", True) == ["副院长"]

@@ -75,7 +75,7 @@ def test_segment_corpus_statistics_land_in_stage_timings(finished_run: tuple[Pat
     sql = "SELECT extra FROM stage_timings WHERE run_id = ? AND stage = 'segment'"
     extra = json.loads(str(query(root, sql, run_id)[0][0]))
     assert (
-        extra["engine"] == "rjieba" and extra["sentences"] > 0 and extra["tokens"] > extra["vocab_size"] > 0
+        extra["engine"] == "cjieba" and extra["sentences"] > 0 and extra["tokens"] > extra["vocab_size"] > 0
     )
     assert set(extra["eval_oov"]) == SETS and all(0 < v <= 1 for v in extra["eval_oov"].values())
     assert extra["bytes_per_s"] > 0 and {"agreement_lines", "agreement_rate", "seconds"} <= set(extra)
