@@ -1,6 +1,6 @@
 /* jieba's cut, compiled: `jieba.Tokenizer.cut(text, HMM=hmm)` (jieba 0.42.1, accurate mode) token for
- * token, over the tokenizer's own dictionary (tests/test_cut_c.py compares the two on the whole sample
- * corpus and on thousands of generated strings).
+ * token, over the tokenizer's own dictionary (tests compare the two on the whole sample corpus, in
+ * test_segment.py, and on thousands of generated strings, in test_cut_c.py).
  *
  * Why C: jieba's cut is pure Python (~1 MB/s a core) and jieba-rs, through rjieba, gives back a Python
  * list of every token, which the segment stage then joins, filters and splits again. Here the dictionary is
@@ -52,7 +52,7 @@ typedef struct {
     double single;   /* the weight of a character that is no word: log(1) - log(total) */
     double start[4], trans[4][4];
     double (*emit)[4]; /* emit[c - HAN_LO][state] */
-    PyObject *force_split; /* finalseg.Force_Split_Words (a set) or NULL when empty */
+    PyObject *force_split; /* finalseg.Force_Split_Words: jieba's global set, so it is read as it is now */
 } Dictionary;
 
 /* --- the trie ------------------------------------------------------------------------------------------ */
@@ -239,7 +239,8 @@ static int load_hmm(Dictionary *d, PyObject *start, PyObject *trans, PyObject *e
 static PyObject *dictionary(PyObject *Py_UNUSED(module), PyObject *args)
 {
     PyObject *freq, *total, *start, *trans, *emit, *force_split, *key, *value;
-    if (!PyArg_ParseTuple(args, "O!OOOOO", &PyDict_Type, &freq, &total, &start, &trans, &emit, &force_split))
+    if (!PyArg_ParseTuple(args, "O!OOOOO!", &PyDict_Type, &freq, &total, &start, &trans, &emit, &PySet_Type,
+                          &force_split))
         return NULL;
     double total_d = PyFloat_AsDouble(total);
     if (total_d == -1.0 && PyErr_Occurred())
@@ -301,11 +302,7 @@ static PyObject *dictionary(PyObject *Py_UNUSED(module), PyObject *args)
     }
     if (load_hmm(d, start, trans, emit) < 0)
         goto fail;
-    if (PyObject_Length(force_split) > 0) {
-        Py_INCREF(force_split);
-        d->force_split = force_split;
-    } else if (PyErr_Occurred())
-        goto fail;
+    d->force_split = Py_NewRef(force_split);
     return capsule;
 fail:
     Py_DECREF(capsule);
@@ -411,7 +408,7 @@ static void route(const Dictionary *d, const ch *s, Py_ssize_t n, Scratch *w)
 static int force_split(const Dictionary *d, const ch *s, Py_ssize_t n, int *split)
 {
     *split = 0;
-    if (d->force_split == NULL)
+    if (PySet_GET_SIZE(d->force_split) == 0)
         return 0;
     PyObject *word = PyUnicode_FromKindAndData(PyUnicode_4BYTE_KIND, s, n);
     if (word == NULL)

@@ -55,8 +55,8 @@ _HAN = re.compile("[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0003134f
 _USER_WORD = re.compile(r"^(.+?)( [0-9]+)?( [a-z]+)?$")  # jieba's own `re_userdict`
 _DIGITS = re.compile(r"[\d.,:%％]*\d[\d.,:%％]*")
 _LATIN = re.compile(r"[A-Za-z][A-Za-z'\-]*")
-# The punctuation and symbols inside the engines' blocks `[<Han>a-zA-Z0-9+#&._%-]+`: both engines cut a block
-# into words, and yield every other character (but "\r\n") as a token of its own.
+# The punctuation and symbols inside the engines' blocks `[<Han>a-zA-Z0-9+#&._%-]+`: every engine cuts a block
+# into words, and yields every other character (but "\r\n") as a token of its own.
 BLOCK_PUNCT = "+#&._%-"
 _BLOCK_PUNCT_TOKEN = re.compile(r"([-+#&._%](?<= [-+#&._%])[-+#&._%]*) ")  # a token of them, and its space
 SYMBOLS_END = 0x20000  # no punctuation, symbol or whitespace character lies past plane 1 (tested)
@@ -124,7 +124,7 @@ class PieceResult:
 
 
 def read_user_dict(path: Path) -> list[UserWord]:
-    """jieba's user-dictionary format (`word [freq] [tag]` a line), parsed here once so both engines get the
+    """jieba's user-dictionary format (`word [freq] [tag]` a line), parsed here once so every engine gets the
     very same entries (rjieba has `add_word` but no loader) and a bad line is named."""
     if not path.is_file():
         raise SegmentError(f"user dictionary not found: {path}")
@@ -354,7 +354,7 @@ def segment_mapped(text: str, options: SegmentOptions) -> Segmented:
 
 
 def segment_text(text: str, options: SegmentOptions, generation: int | None = None) -> Segmented:
-    """One engine call for the whole text: both engines cut text in blocks that end at whitespace, so the
+    """One engine call for the whole text: every engine cuts text in blocks that end at whitespace, so the
     tokens are exactly those of its lines cut one by one, with the line breaks as tokens of their own."""
     if blanks_punct(options):
         return segment_blanked(text, options, generation)

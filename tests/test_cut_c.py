@@ -76,6 +76,19 @@ def test_cut_equals_jieba_on_generated_text(hmm: bool, entries: list[tuple[str, 
         assert _cut.cut(compiled, text, hmm) == list(tk.cut(text, HMM=hmm)), repr(text)
 
 
+@pytest.mark.usefixtures("fresh_force_split")
+def test_force_split_words_are_read_as_they_are_when_cutting() -> None:
+    """jieba's force-split set is global: a word of frequency 0 added to any tokenizer later counts too."""
+    tk = _tokenizer([])
+    compiled = _compiled(tk)
+    text = "他来到了网易杭研大厦"  # jieba's own example: the HMM finds 杭研
+    found = [t for t in tk.cut(text) if len(t) > 1 and t not in tk.FREQ]  # the HMM's words
+    assert found and _cut.cut(compiled, text, True) == list(tk.cut(text))
+    _tokenizer([(found[0], 0)])
+    assert found[0] not in tk.cut(text)
+    assert _cut.cut(compiled, text, True) == list(tk.cut(text))
+
+
 def test_cut_equals_jieba_on_real_paragraphs(paragraphs: Path) -> None:
     tk = _tokenizer([])
     compiled = _compiled(tk)
