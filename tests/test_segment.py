@@ -93,37 +93,31 @@ def sample_jieba_cuts(sample_text: Path) -> list[list[str]]:
     return [list(tk.cut(line)) for line in text_lines(sample_text)]
 
 
-def test_jieba_engine_equals_serial_jieba_on_whole_sample(
-    tmp_path: Path, sample_text: Path, sample_jieba_cuts: list[list[str]]
+@pytest.mark.parametrize("engine", ["jieba", "cjieba"])
+def test_engine_equals_serial_jieba_on_whole_sample(
+    tmp_path: Path, sample_text: Path, sample_jieba_cuts: list[list[str]], engine: Engine
 ) -> None:
-    options = SegmentOptions(engine="jieba", user_dicts=(EVAL_DICT,))
+    """The corpus and counts of two workers; cjieba also checks every line that is not blank with jieba."""
+    options = SegmentOptions(engine=engine, user_dicts=(EVAL_DICT,), check_every=1)
     stats = segment_corpus(sample_text, tmp_path / "corpus.txt", options=options, workers=2)
     got = corpus_lines(tmp_path / "corpus.txt")
     assert got == serial_reference(sample_jieba_cuts, options)
     assert (stats.sentences, stats.tokens) == (len(got), sum(map(len, got)))
     assert stats.vocab_size == len({t for s in got for t in s})
     assert stats.dropped_tokens == sum(map(len, sample_jieba_cuts)) - stats.tokens
+    checked = sum(1 for line in text_lines(sample_text) if line.strip()) if engine == "cjieba" else 0
+    assert (stats.agreement_lines, stats.agreement_rate) == (checked, 1.0 if checked else None)
 
 
-def test_cjieba_engine_equals_serial_jieba_on_whole_sample(
-    tmp_path: Path, sample_text: Path, sample_jieba_cuts: list[list[str]]
+def test_cjieba_tokens_equal_jieba_s_on_whole_sample(
+    sample_text: Path, sample_jieba_cuts: list[list[str]]
 ) -> None:
-    """Every token of every line, and the corpus and counts of two workers, with the jieba check on every
-    line that is not blank."""
+    """Every token of every line, with the HMM on and off."""
     lines = text_lines(sample_text)
-    assert [load_engine("cjieba", (EVAL_DICT,))(line, True) for line in lines] == sample_jieba_cuts
+    cut = load_engine("cjieba", (EVAL_DICT,))
+    assert [cut(line, True) for line in lines] == sample_jieba_cuts
     no_hmm = reference_tokenizer((EVAL_DICT,))
-    assert [load_engine("cjieba", (EVAL_DICT,))(line, False) for line in lines] == [
-        list(no_hmm.cut(line, HMM=False)) for line in lines
-    ]
-    options = SegmentOptions(engine="cjieba", user_dicts=(EVAL_DICT,), check_every=1)
-    stats = segment_corpus(sample_text, tmp_path / "corpus.txt", options=options, workers=2)
-    got = corpus_lines(tmp_path / "corpus.txt")
-    assert got == serial_reference(sample_jieba_cuts, options)
-    assert (stats.sentences, stats.tokens) == (len(got), sum(map(len, got)))
-    assert stats.vocab_size == len({t for s in got for t in s})
-    assert stats.dropped_tokens == sum(map(len, sample_jieba_cuts)) - stats.tokens
-    assert (stats.agreement_lines, stats.agreement_rate) == (sum(1 for x in lines if x.strip()), 1.0)
+    assert [cut(line, False) for line in lines] == [list(no_hmm.cut(line, HMM=False)) for line in lines]
 
 
 def test_rjieba_han_tokens_agree_with_jieba_on_whole_sample(
