@@ -172,6 +172,17 @@ static int state_of(PyObject *key)
     return -1;
 }
 
+/* The state of a row of `trans` or `emit` (a dict), or -1 with an error. */
+static int row_state(PyObject *key, PyObject *row, const char *table)
+{
+    int s = state_of(key);
+    if (s >= 0 && !PyDict_Check(row)) {
+        PyErr_Format(PyExc_TypeError, "%s rows must be dicts", table);
+        return -1;
+    }
+    return s;
+}
+
 /* start: {state: logp}, trans: {state: {state: logp}}, emit: {state: {char: logp}} (jieba.finalseg's). */
 static int load_hmm(Dictionary *d, PyObject *start, PyObject *trans, PyObject *emit)
 {
@@ -203,9 +214,9 @@ static int load_hmm(Dictionary *d, PyObject *start, PyObject *trans, PyObject *e
             return -1;
     }
     for (pos = 0; PyDict_Next(trans, &pos, &key, &value);) {
-        int s = state_of(key);
-        if (s < 0 || !PyDict_Check(value))
-            return s < 0 ? -1 : (PyErr_SetString(PyExc_TypeError, "trans rows must be dicts"), -1);
+        int s = row_state(key, value, "trans");
+        if (s < 0)
+            return -1;
         for (pos2 = 0; PyDict_Next(value, &pos2, &k2, &v2);) {
             int t = state_of(k2);
             if (t < 0)
@@ -216,9 +227,9 @@ static int load_hmm(Dictionary *d, PyObject *start, PyObject *trans, PyObject *e
         }
     }
     for (pos = 0; PyDict_Next(emit, &pos, &key, &value);) {
-        int s = state_of(key);
-        if (s < 0 || !PyDict_Check(value))
-            return s < 0 ? -1 : (PyErr_SetString(PyExc_TypeError, "emit rows must be dicts"), -1);
+        int s = row_state(key, value, "emit");
+        if (s < 0)
+            return -1;
         for (pos2 = 0; PyDict_Next(value, &pos2, &k2, &v2);) {
             if (!PyUnicode_Check(k2) || PyUnicode_GET_LENGTH(k2) != 1)
                 continue;
@@ -311,15 +322,19 @@ fail:
 
 /* --- the cut ------------------------------------------------------------------------------------------- */
 
-/* What receives the tokens: a list (cut) or the corpus writer (segment_blanked). */
+#define LOOK_UP UINT32_MAX /* a token's node is not known yet */
+
+/* What receives the tokens: a list (cut) or the corpus writer (segment_blanked). A token comes with its
+ * node (0 if it is no key of FREQ) when the route found it, else LOOK_UP. */
 typedef struct Sink Sink;
 struct Sink {
-    int (*token)(Sink *, const ch *, Py_ssize_t);
+    int (*token)(Sink *, const ch *, Py_ssize_t, uint32_t);
 };
 
 typedef struct {
     double *weight; /* route weights, per position of a block, plus one */
     Py_ssize_t *end; /* the word chosen at each position ends before end[i] */
+    uint32_t *node;  /* ... and is that node */
     double *v;       /* the HMM's table, 4 per character */
     uint8_t *back;   /* ... and its back pointers */
     Py_ssize_t cap;
@@ -334,13 +349,15 @@ static int scratch_for(Scratch *w, Py_ssize_t n)
         cap *= 2;
     PyMem_Free(w->weight);
     PyMem_Free(w->end);
+    PyMem_Free(w->node);
     PyMem_Free(w->v);
     PyMem_Free(w->back);
     w->weight = PyMem_Malloc(cap * sizeof(double));
     w->end = PyMem_Malloc(cap * sizeof(Py_ssize_t));
+    w->node = PyMem_Malloc(cap * sizeof(uint32_t));
     w->v = PyMem_Malloc(cap * 4 * sizeof(double));
     w->back = PyMem_Malloc(cap * 4);
-    w->cap = w->weight && w->end && w->v && w->back ? cap : 0;
+    w->cap = w->weight && w->end && w->node && w->v && w->back ? cap : 0;
     if (w->cap == 0) {
         PyErr_NoMemory();
         return -1;
@@ -352,6 +369,7 @@ static void free_scratch(Scratch *w)
 {
     PyMem_Free(w->weight);
     PyMem_Free(w->end);
+    PyMem_Free(w->node);
     PyMem_Free(w->v);
     PyMem_Free(w->back);
 }
@@ -380,7 +398,7 @@ static void route(const Dictionary *d, const ch *s, Py_ssize_t n, Scratch *w)
     for (Py_ssize_t k = n - 1; k >= 0; k--) {
         double best = 0.0;
         Py_ssize_t end = -1;
-        uint32_t node = d->root[s[k]];
+        uint32_t node = d->root[s[k]], best_node = 0;
         double weight = d->weight[node];
         for (Py_ssize_t i = k; node && !isnan(weight);) {
             if (weight < NO_COUNT) {
@@ -388,6 +406,7 @@ static void route(const Dictionary *d, const ch *s, Py_ssize_t n, Scratch *w)
                 if (end < 0 || cand >= best) {
                     best = cand;
                     end = i + 1;
+                    best_node = node;
                 }
             }
             if (++i >= n)
@@ -399,9 +418,11 @@ static void route(const Dictionary *d, const ch *s, Py_ssize_t n, Scratch *w)
         if (end < 0) {
             best = d->single + w->weight[k + 1];
             end = k + 1;
+            best_node = lookup(d, s + k, 1);
         }
         w->weight[k] = best;
         w->end[k] = end;
+        w->node[k] = best_node;
     }
 }
 
@@ -454,7 +475,7 @@ static int hmm_cut(const Dictionary *d, const ch *s, Py_ssize_t n, Scratch *w, S
             if (force_split(d, s + from, len, &split) < 0)
                 return -1;
             for (Py_ssize_t j = from; j <= i; j += split ? 1 : len)
-                if (sink->token(sink, s + j, split ? 1 : len) < 0)
+                if (sink->token(sink, s + j, split ? 1 : len, LOOK_UP) < 0)
                     return -1;
             next = i + 1;
         }
@@ -464,7 +485,7 @@ static int hmm_cut(const Dictionary *d, const ch *s, Py_ssize_t n, Scratch *w, S
         if (force_split(d, s + next, n - next, &split) < 0)
             return -1;
         for (Py_ssize_t j = next; j < n; j += split ? 1 : n - next)
-            if (sink->token(sink, s + j, split ? 1 : n - next) < 0)
+            if (sink->token(sink, s + j, split ? 1 : n - next, LOOK_UP) < 0)
                 return -1;
     }
     return 0;
@@ -500,11 +521,12 @@ static int final_cut(const Dictionary *d, const ch *s, Py_ssize_t n, Scratch *w,
                     m++;
             if (m < j && s[m] == '%')
                 m++;
-            if ((seg < p && sink->token(sink, s + seg, p - seg) < 0) || sink->token(sink, s + p, m - p) < 0)
+            if ((seg < p && sink->token(sink, s + seg, p - seg, LOOK_UP) < 0) ||
+                sink->token(sink, s + p, m - p, LOOK_UP) < 0)
                 return -1;
             seg = p = m;
         }
-        if (seg < j && sink->token(sink, s + seg, j - seg) < 0)
+        if (seg < j && sink->token(sink, s + seg, j - seg, LOOK_UP) < 0)
             return -1;
         i = j;
     }
@@ -515,11 +537,11 @@ static int final_cut(const Dictionary *d, const ch *s, Py_ssize_t n, Scratch *w,
 static int flush(const Dictionary *d, const ch *s, Py_ssize_t n, Scratch *w, Sink *sink)
 {
     if (n == 1)
-        return sink->token(sink, s, 1);
+        return sink->token(sink, s, 1, LOOK_UP);
     uint32_t node = lookup(d, s, n);
     if (node && d->weight[node] < NO_COUNT) {
         for (Py_ssize_t i = 0; i < n; i++)
-            if (sink->token(sink, s + i, 1) < 0)
+            if (sink->token(sink, s + i, 1, LOOK_UP) < 0)
                 return -1;
         return 0;
     }
@@ -541,17 +563,17 @@ static int cut_block(const Dictionary *d, const ch *s, Py_ssize_t n, int hmm, Sc
                 buf = x;
         } else {
             if (buf >= 0) {
-                if ((hmm ? flush(d, s + buf, x - buf, w, sink) : sink->token(sink, s + buf, x - buf)) < 0)
+                if ((hmm ? flush(d, s + buf, x - buf, w, sink) : sink->token(sink, s + buf, x - buf, LOOK_UP)) < 0)
                     return -1;
                 buf = -1;
             }
-            if (sink->token(sink, s + x, y - x) < 0)
+            if (sink->token(sink, s + x, y - x, w->node[x]) < 0)
                 return -1;
         }
         x = y;
     }
     if (buf >= 0)
-        return hmm ? flush(d, s + buf, n - buf, w, sink) : sink->token(sink, s + buf, n - buf);
+        return hmm ? flush(d, s + buf, n - buf, w, sink) : sink->token(sink, s + buf, n - buf, LOOK_UP);
     return 0;
 }
 
@@ -570,7 +592,7 @@ static int cut_text(const Dictionary *d, const ch *s, Py_ssize_t n, int hmm, Sin
             i = j;
         } else {
             Py_ssize_t len = s[i] == '\r' && i + 1 < n && s[i + 1] == '\n' ? 2 : 1;
-            rc = sink->token(sink, s + i, len);
+            rc = sink->token(sink, s + i, len, LOOK_UP);
             i += len;
         }
     }
@@ -590,7 +612,7 @@ typedef struct {
     PyObject *list;
 } ListSink;
 
-static int to_list(Sink *sink, const ch *s, Py_ssize_t n)
+static int to_list(Sink *sink, const ch *s, Py_ssize_t n, uint32_t Py_UNUSED(node))
 {
     PyObject *token = PyUnicode_FromKindAndData(PyUnicode_4BYTE_KIND, s, n);
     if (token == NULL)
@@ -640,9 +662,10 @@ static void end_sentence(CorpusSink *c)
     c->line_tokens = 0;
 }
 
-static int add_word(CorpusSink *c, const ch *s, Py_ssize_t n)
+static int add_word(CorpusSink *c, const ch *s, Py_ssize_t n, uint32_t node)
 {
-    uint32_t node = lookup(c->d, s, n);
+    if (node == LOOK_UP)
+        node = lookup(c->d, s, n);
     if (node && c->d->stamp[node] == c->generation)
         return 0;
     PyObject *word = PyUnicode_FromKindAndData(PyUnicode_4BYTE_KIND, s, n);
@@ -656,7 +679,7 @@ static int add_word(CorpusSink *c, const ch *s, Py_ssize_t n)
 }
 
 /* A blank (" ") and a token of BLOCK_PUNCT characters only are dropped; a line break ends the sentence. */
-static int to_corpus(Sink *sink, const ch *s, Py_ssize_t n)
+static int to_corpus(Sink *sink, const ch *s, Py_ssize_t n, uint32_t node)
 {
     CorpusSink *c = (CorpusSink *)sink;
     c->tokens++;
@@ -675,7 +698,7 @@ static int to_corpus(Sink *sink, const ch *s, Py_ssize_t n)
         c->out[c->n++] = ' ';
     memcpy(c->out + c->n, s, n * sizeof(ch));
     c->n += n;
-    return add_word(c, s, n);
+    return add_word(c, s, n, node);
 }
 
 /* What segment.segment_blanked makes of a blanked text's tokens, without a Python object per token:
