@@ -29,8 +29,11 @@ class ConvertOptions(Strict):
     config: Literal["t2s", "tw2s", "tw2sp", "hk2s", "none"] = "t2s"
 
 
+Engine = Literal["cjieba", "jieba", "rjieba"]
+
+
 class SegmentOptions(Strict):
-    engine: Literal["cjieba", "jieba", "rjieba"] = Field(
+    engine: Engine = Field(
         "cjieba",
         description="cjieba (zhvec's compiled jieba: jieba.cut's tokens, ~20x faster); jieba = jieba.cut "
         "itself; rjieba (jieba-rs: same Han tokens, differs on digit/Latin runs)",

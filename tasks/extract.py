@@ -49,7 +49,6 @@ import indexed_bzip2
 from tqdm import tqdm
 
 from tasks import _prose
-from tasks._prose import xml_text
 from tasks.errors import InputError
 from tasks.fetch import index_name
 from tasks.wikitext import is_disambiguation, is_redirect, prose_text
@@ -238,7 +237,7 @@ def _page(xml: bytes, start: int, end: int, source: str, offset: int, after: Whe
     head = _PAGE_HEAD.match(xml, start, end)
     if head is None:
         _malformed(source, "a <page> does not start with <title>, <ns>, <id>", offset + start, after)
-    title = xml_text(head[1].decode("utf-8", "replace"))[0]
+    title = _prose.xml_text(head[1].decode("utf-8", "replace"))[0]
     ns, page_id, redirect = int(head[2]), int(head[3]), head[4] is not None
     text, bad_utf8, removed = "", False, 0
     if ns == 0 and not redirect:
@@ -257,7 +256,7 @@ def _page(xml: bytes, start: int, end: int, source: str, offset: int, after: Whe
                     decoded = raw.decode("utf-8")
                 except UnicodeDecodeError:
                     decoded, bad_utf8 = raw.decode("utf-8", "replace"), True
-                text, removed = xml_text(decoded)
+                text, removed = _prose.xml_text(decoded)
     return Page(title, ns, page_id, redirect, text, bad_utf8, removed)
 
 

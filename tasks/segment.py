@@ -29,13 +29,13 @@ from dataclasses import dataclass, field, replace
 from functools import cache, partial
 from itertools import count, repeat
 from pathlib import Path
-from typing import TYPE_CHECKING, BinaryIO, Literal, NamedTuple
+from typing import TYPE_CHECKING, BinaryIO, NamedTuple
 
 import numpy as np
 import numpy.typing as npt
 
 from tasks import _cut
-from tasks.config import SegmentOptions
+from tasks.config import Engine, SegmentOptions
 from tasks.errors import InputError
 from tasks.shards import SENTENCE_END, cut_point, imap_shards, list_shards, utf8_error
 from tasks.workspace import atomic_path
@@ -43,7 +43,6 @@ from tasks.workspace import atomic_path
 if TYPE_CHECKING:
     import jieba
 
-Engine = Literal["jieba", "rjieba", "cjieba"]
 Cut = Callable[[str, bool], list[str]]
 UserWord = tuple[str, int | None, str | None]
 Sample = tuple[str, tuple[str, ...]]
