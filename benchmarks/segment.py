@@ -5,7 +5,8 @@ Builds ~8 MB of real text (CCTV news transcripts and zhwiki-derived paragraphs, 
 - conversion: OpenCC alone on the stage's 4 MB blocks, the tutorial's per-line OpenCC loop, and our convert
   stage on 1 worker (in-process) and on N workers over a larger input and twice that (MB/s per core, and
   from the two sizes the marginal rate per core and the fixed start-up);
-- segmentation: the tutorial's single-process `jieba.cut` loop (as in naive_pipeline.py) on the 8 MB, and
+- segmentation: the tutorial's single-process `jieba.cut` loop (as in naive_pipeline.py) on the 8 MB, N
+  copies of that loop at once, each on 1/N of the 8 MB (what N cores give jieba's code), and
   our engines jieba, rjieba and the default (with and without its per-run jieba check) on N workers on the
   8 MB and the 16 MB, interleaved `--repeat` times, best time of each: speed-ups over the loop on the same
   text, each run's marginal rate and fixed start-up cost (from the two sizes), and its peak RSS at both sizes.
@@ -201,6 +202,40 @@ def _in_fresh_process(args: list[str]) -> dict[str, Any]:
     return result
 
 
+def text_parts(text: Path, n: int, tmp: Path) -> list[Path]:
+    """`text` in `n` folders, one for each of `n` loops run at once: each shard cut into `n` runs of
+    whole lines of about the same size, the i-th run to the i-th folder."""
+    parts = [tmp / f"part-{i}" for i in range(n)]
+    for folder in parts:
+        folder.mkdir()
+    for shard in _shards(text):
+        data = shard.read_bytes()
+        cuts = [0, *(data.find(b"\n", len(data) * i // n) + 1 or len(data) for i in range(1, n)), len(data)]
+        for i, folder in enumerate(parts):
+            (folder / shard.name).write_bytes(data[cuts[i] : cuts[i + 1]])
+    return parts
+
+
+def loops_at_once(parts: list[Path], tmp: Path) -> float:
+    """MB/s of as many loops as parts, at once, each in a fresh process on its part: what the cores give
+    jieba's Python code with no coordination at all, the ceiling for any run of that many workers."""
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-m", "benchmarks.segment", "--loop", str(part), str(tmp / f"{part.name}.txt")],
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        for part in parts
+    ]
+    outputs = [proc.communicate()[0] for proc in procs]
+    if any(proc.returncode for proc in procs):
+        raise SystemExit(f"a loop at once failed: exit codes {[proc.returncode for proc in procs]}")
+    seconds = [json.loads(out.splitlines()[-1])["seconds"] for out in outputs]
+    return sum(
+        sum(p.stat().st_size for p in _shards(part)) / MB / s for part, s in zip(parts, seconds, strict=True)
+    )
+
+
 RUNS = {  # what each of our runs adds to `zhvec segment TEXT -o OUT --workers N --json`
     "jieba": ["--engine", "jieba"],
     "rjieba": ["--engine", "rjieba"],
@@ -219,14 +254,21 @@ def bench_segment(text: Path, text2x: Path, workers: int, repeat: int, tmp: Path
     """The loop on `text` and our runs on `text` and `text2x`, interleaved `repeat` times; the best wall time
     of each counts, so a burst of load from another process on the machine does not decide a ratio; each
     round's own ratios (the loop against our runs right after it) show how far the machine's speed drifts.
-    From the two sizes: each run's marginal rate (extra MB / extra s) and its fixed start-up cost."""
+    From the two sizes: each run's marginal rate (extra MB / extra s) and its fixed start-up cost. Each
+    round also runs `workers` loops at once, each on its share of `text` (`loops_at_once`): the speed-up
+    the machine's cores allow jieba's own code, against which engine jieba's is shown."""
     size, size2 = (sum(p.stat().st_size for p in _shards(t)) for t in (text, text2x))
+    parts = text_parts(text, workers, tmp)
     best: dict[tuple[str, int], dict[str, Any]] = {}
-    rounds: dict[str, list[float]] = {name: [] for name in RUNS}
+    rounds: dict[str, list[float]] = {name: [] for name in ("at_once", *RUNS)}
+    at_once_mb_s = 0.0
     for _ in range(repeat):
         timings = {
             ("loop", 1): _in_fresh_process(["benchmarks.segment", "--loop", str(text), str(tmp / "l.txt")])
         }
+        mb_s = loops_at_once(parts, tmp)
+        at_once_mb_s = max(at_once_mb_s, mb_s)
+        rounds["at_once"].append(round(mb_s / (size / MB / timings["loop", 1]["seconds"]), 2))
         for name, extra in RUNS.items():
             for scale, src in ((1, text), (2, text2x)):
                 timings[name, scale] = _ours(src, tmp / "corpus.txt", workers, extra)
@@ -241,6 +283,11 @@ def bench_segment(text: Path, text2x: Path, workers: int, repeat: int, tmp: Path
         "repeat": repeat,
     }
     row |= {"loop_s": loop, "loop_mb_s": round(size / MB / loop, 2)}
+    row["at_once"] = {
+        "mb_s": round(at_once_mb_s, 2),
+        "speedup": round(at_once_mb_s / (size / MB / loop), 2),
+        "round_speedups": rounds["at_once"],
+    }
     for name in RUNS:
         one, two = best[name, 1], best[name, 2]
         marginal = (size2 - size) / MB / (two["seconds"] - one["seconds"])
@@ -259,6 +306,7 @@ def bench_segment(text: Path, text2x: Path, workers: int, repeat: int, tmp: Path
             "vocab": one["vocab_size"],
             "doubled_vocab": two["vocab_size"],
         }
+    row["jieba"]["of_at_once"] = round(row["jieba"]["speedup"] / row["at_once"]["speedup"], 3)
     default = best["default", 1]
     row["default"] |= {
         "engine": default["engine"],
@@ -303,6 +351,11 @@ def table(result: dict[str, Any]) -> str:
         ),
         (f"segment, best of {s['repeat']}", f"{s['input_mb']} MB: s, speed-up | {s['doubled_mb']} MB: s"),
         ("  tutorial jieba loop, 1 process", f"{s['loop_s']} ({s['loop_mb_s']} MB/s)"),
+        (
+            f"  {w} loops at once, each on 1/{w} of the text",
+            f"{s['at_once']['mb_s']} MB/s x{s['at_once']['speedup']}"
+            f" (rounds {' '.join(f'x{x}' for x in s['at_once']['round_speedups'])})",
+        ),
     ]
     labels = {
         "jieba": "engine jieba",
@@ -325,6 +378,8 @@ def table(result: dict[str, Any]) -> str:
                 f" {r['vocab']} -> {r['doubled_vocab']}",
             ),
         ]
+        if name == "jieba":
+            rows.append((f"    share of the {w} loops at once", f"{r['of_at_once']:.1%}"))
     rows.append(
         (
             "  Han tokens of the default engine = jieba's",
