@@ -340,6 +340,15 @@ typedef struct {
     Py_ssize_t cap;
 } Scratch;
 
+static void free_scratch(Scratch *w)
+{
+    PyMem_Free(w->weight);
+    PyMem_Free(w->end);
+    PyMem_Free(w->node);
+    PyMem_Free(w->v);
+    PyMem_Free(w->back);
+}
+
 static int scratch_for(Scratch *w, Py_ssize_t n)
 {
     if (n + 1 <= w->cap)
@@ -347,11 +356,7 @@ static int scratch_for(Scratch *w, Py_ssize_t n)
     Py_ssize_t cap = w->cap ? w->cap : 64;
     while (cap < n + 1)
         cap *= 2;
-    PyMem_Free(w->weight);
-    PyMem_Free(w->end);
-    PyMem_Free(w->node);
-    PyMem_Free(w->v);
-    PyMem_Free(w->back);
+    free_scratch(w);
     w->weight = PyMem_Malloc(cap * sizeof(double));
     w->end = PyMem_Malloc(cap * sizeof(Py_ssize_t));
     w->node = PyMem_Malloc(cap * sizeof(uint32_t));
@@ -365,25 +370,18 @@ static int scratch_for(Scratch *w, Py_ssize_t n)
     return 0;
 }
 
-static void free_scratch(Scratch *w)
-{
-    PyMem_Free(w->weight);
-    PyMem_Free(w->end);
-    PyMem_Free(w->node);
-    PyMem_Free(w->v);
-    PyMem_Free(w->back);
-}
-
 static inline int is_han(ch c) { return c >= HAN_LO && c <= HAN_HI; }
 static inline int is_digit(ch c) { return c >= '0' && c <= '9'; }
 static inline int is_alnum(ch c) { return is_digit(c) || ((c | 0x20) >= 'a' && (c | 0x20) <= 'z'); }
 
-/* jieba's re_han_default: [\u4E00-\u9FD5a-zA-Z0-9+#&\._%\-] */
-static inline int in_block(ch c)
+/* The punctuation of re_han_default (segment.BLOCK_PUNCT) */
+static inline int is_block_punct(ch c)
 {
-    return is_han(c) || is_alnum(c) || c == '+' || c == '#' || c == '&' || c == '.' || c == '_' || c == '%' ||
-           c == '-';
+    return c == '+' || c == '#' || c == '&' || c == '.' || c == '_' || c == '%' || c == '-';
 }
+
+/* jieba's re_han_default: [\u4E00-\u9FD5a-zA-Z0-9+#&\._%\-] */
+static inline int in_block(ch c) { return is_han(c) || is_alnum(c) || is_block_punct(c); }
 
 /* `calc` over `get_DAG`: for each position, backwards, the best route's weight and the end of its first
  * word. Python's max over (weight, end) tuples takes the later end on a tie, hence `>=`. */
@@ -439,6 +437,19 @@ static int force_split(const Dictionary *d, const ch *s, Py_ssize_t n, int *spli
     return *split < 0 ? -1 : 0;
 }
 
+/* A word of the HMM: itself, or its characters if it is in jieba's force-split set (finalseg.cut). */
+static int hmm_word(const Dictionary *d, const ch *s, Py_ssize_t n, Sink *sink)
+{
+    int split;
+    if (force_split(d, s, n, &split) < 0)
+        return -1;
+    Py_ssize_t step = split ? 1 : n;
+    for (Py_ssize_t j = 0; j < n; j += step)
+        if (sink->token(sink, s + j, step, LOOK_UP) < 0)
+            return -1;
+    return 0;
+}
+
 /* finalseg's viterbi over a run of Han characters and `__cut` over its states. */
 static int hmm_cut(const Dictionary *d, const ch *s, Py_ssize_t n, Scratch *w, Sink *sink)
 {
@@ -470,25 +481,13 @@ static int hmm_cut(const Dictionary *d, const ch *s, Py_ssize_t n, Scratch *w, S
         if (pos == B)
             begin = i;
         else if (pos == E || pos == S) {
-            Py_ssize_t from = pos == E ? begin : i, len = i + 1 - from;
-            int split;
-            if (force_split(d, s + from, len, &split) < 0)
+            Py_ssize_t from = pos == E ? begin : i;
+            if (hmm_word(d, s + from, i + 1 - from, sink) < 0)
                 return -1;
-            for (Py_ssize_t j = from; j <= i; j += split ? 1 : len)
-                if (sink->token(sink, s + j, split ? 1 : len, LOOK_UP) < 0)
-                    return -1;
             next = i + 1;
         }
     }
-    if (next < n) {
-        int split;
-        if (force_split(d, s + next, n - next, &split) < 0)
-            return -1;
-        for (Py_ssize_t j = next; j < n; j += split ? 1 : n - next)
-            if (sink->token(sink, s + j, split ? 1 : n - next, LOOK_UP) < 0)
-                return -1;
-    }
-    return 0;
+    return next < n ? hmm_word(d, s + next, n - next, sink) : 0;
 }
 
 /* finalseg.cut: Han runs through the HMM; the rest split by `([a-zA-Z0-9]+(?:\.\d+)?%?)`. */
@@ -689,8 +688,7 @@ static int to_corpus(Sink *sink, const ch *s, Py_ssize_t n, uint32_t node)
         return 0;
     }
     Py_ssize_t i = 0;
-    while (i < n && (s[i] == '+' || s[i] == '#' || s[i] == '&' || s[i] == '.' || s[i] == '_' || s[i] == '%' ||
-                     s[i] == '-'))
+    while (i < n && is_block_punct(s[i]))
         i++;
     if (i == n)
         return 0;

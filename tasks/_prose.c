@@ -1321,9 +1321,8 @@ static PyObject *pages(PyObject *module, PyObject *args)
     Buf buf = {0};
     int rc = list == NULL ? -1 : 0;
     while (rc == 0 && (start = find_bytes(s, pos, n, "<page>")) >= 0) {
-        Py_ssize_t i = pos, end = -1, text_at = -1; /* text_at: its last `<text`, a history dump's current */
-        while (i < start && byte_space(s[i]))
-            i++;
+        /* text_at: the page's last `<text`, a history dump's current revision */
+        Py_ssize_t i = skip_space(s, pos, start), end = -1, text_at = -1;
         if (i < start) {
             error = unexpected(s, pos, start, pos, "unexpected content %R between pages");
             rc = error == NULL ? -1 : 1;

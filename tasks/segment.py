@@ -174,15 +174,20 @@ def _jieba_tokenizer(user_dicts: tuple[Path, ...]) -> jieba.Tokenizer:
     return tk
 
 
-@cache
-def compiled_dictionary(user_dicts: tuple[Path, ...] = ()) -> object:
-    """Engine cjieba's dictionary (`tasks/_cut.c`): jieba's very word counts and HMM, once per process."""
+def compile_tokenizer(tk: jieba.Tokenizer) -> object:
+    """Engine cjieba's dictionary (`tasks/_cut.c`) of a jieba tokenizer: its very word counts, and jieba's
+    HMM and force-split set."""
     from jieba import finalseg
 
-    tk = _jieba_tokenizer(user_dicts)
     return _cut.dictionary(
         tk.FREQ, tk.total, finalseg.start_P, finalseg.trans_P, finalseg.emit_P, finalseg.Force_Split_Words
     )
+
+
+@cache
+def compiled_dictionary(user_dicts: tuple[Path, ...] = ()) -> object:
+    """`compile_tokenizer` of jieba's dictionary with the user words, once per process."""
+    return compile_tokenizer(_jieba_tokenizer(user_dicts))
 
 
 @cache

@@ -17,7 +17,7 @@ from jieba import finalseg
 
 from tasks import _cut
 from tasks.config import SegmentOptions
-from tasks.segment import SENTENCE_END, segment_blanked, segment_text
+from tasks.segment import SENTENCE_END, compile_tokenizer, segment_blanked, segment_text
 
 WORDS = ["中国", "人民", "银行", "北京大学", "研究生", "命", "的", "了", "和", "长江大桥", "南京市"]
 CHARS = [
@@ -46,12 +46,6 @@ def _tokenizer(entries: list[tuple[str, int | None]]) -> jieba.Tokenizer:
     return tk
 
 
-def _compiled(tk: jieba.Tokenizer) -> object:
-    return _cut.dictionary(
-        tk.FREQ, tk.total, finalseg.start_P, finalseg.trans_P, finalseg.emit_P, finalseg.Force_Split_Words
-    )
-
-
 @pytest.fixture
 def fresh_force_split(monkeypatch: pytest.MonkeyPatch) -> None:
     """jieba keeps force-split words (added with frequency 0) in one global set: give this test its own."""
@@ -71,7 +65,7 @@ def fresh_force_split(monkeypatch: pytest.MonkeyPatch) -> None:
 )
 def test_cut_equals_jieba_on_generated_text(hmm: bool, entries: list[tuple[str, int | None]]) -> None:
     tk = _tokenizer(entries)
-    compiled = _compiled(tk)
+    compiled = compile_tokenizer(tk)
     for text in _texts(len(entries) + hmm, 3000):
         assert _cut.cut(compiled, text, hmm) == list(tk.cut(text, HMM=hmm)), repr(text)
 
@@ -80,7 +74,7 @@ def test_cut_equals_jieba_on_generated_text(hmm: bool, entries: list[tuple[str, 
 def test_force_split_words_are_read_as_they_are_when_cutting() -> None:
     """jieba's force-split set is global: a word of frequency 0 added to any tokenizer later counts too."""
     tk = _tokenizer([])
-    compiled = _compiled(tk)
+    compiled = compile_tokenizer(tk)
     text = "他来到了网易杭研大厦"  # jieba's own example: the HMM finds 杭研
     found = [t for t in tk.cut(text) if len(t) > 1 and t not in tk.FREQ]  # the HMM's words
     assert found and _cut.cut(compiled, text, True) == list(tk.cut(text))
@@ -91,7 +85,7 @@ def test_force_split_words_are_read_as_they_are_when_cutting() -> None:
 
 def test_cut_equals_jieba_on_real_paragraphs(paragraphs: Path) -> None:
     tk = _tokenizer([])
-    compiled = _compiled(tk)
+    compiled = compile_tokenizer(tk)
     text = paragraphs.read_text(encoding="utf-8")
     for hmm in (True, False):
         assert _cut.cut(compiled, text, hmm) == list(tk.cut(text, HMM=hmm))
