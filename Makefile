@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 # A change to any of these reinstalls zhvec, which recompiles its C modules (cleaner and cut).
-BUILD_INPUTS := pyproject.toml requirements.lock setup.py tasks/_prose.c tasks/_cut.c
+BUILD_INPUTS := pyproject.toml requirements.lock setup.py tasks/dump/_prose.c tasks/text/_cut.c
 STAMP := $(VENV)/.installed-$(shell cat $(BUILD_INPUTS) | sha1sum | cut -c1-12)
 export PREFECT_SERVER_ANALYTICS_ENABLED ?= false
 

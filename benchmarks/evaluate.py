@@ -51,7 +51,7 @@ def _eval_sets() -> tuple[dict[str, Path], dict[str, Path]]:
 
 
 def _words_of(analogy: dict[str, Path], similarity: dict[str, Path]) -> set[str]:
-    from tasks.evaluate import load_analogies, load_similarity
+    from tasks.vectors.evaluate import load_analogies, load_similarity
 
     words = {w for p in analogy.values() for qs in load_analogies(p).values() for q in qs for w in q}
     return words | {w for p in similarity.values() for a, b, _ in load_similarity(p) for w in (a, b)}
@@ -63,8 +63,8 @@ def _peak_rss_mb() -> float:
 
 def suite(n_words: int, dim: int) -> dict[str, Any]:
     """The full default suite under `ca8` rules, both methods, on an in-memory random model."""
-    from tasks.evaluate import evaluate_all, vectors_from
-    from tasks.measure import measure
+    from tasks.core.measure import measure
+    from tasks.vectors.evaluate import evaluate_all, vectors_from
 
     analogy, similarity = _eval_sets()
     t0 = time.perf_counter()
@@ -106,7 +106,7 @@ def gensim_rules(n_words: int, dim: int, names: list[str]) -> dict[str, Any]:
     """Per analogy file: gensim's evaluate_word_analogies vs ours with rules='gensim', same model."""
     from gensim.models import KeyedVectors
 
-    from tasks.evaluate import evaluate_analogy_sets, load_analogies, vectors_from
+    from tasks.vectors.evaluate import evaluate_analogy_sets, load_analogies, vectors_from
 
     logging.getLogger("gensim").setLevel(logging.WARNING)
     analogy, similarity = _eval_sets()

@@ -1,7 +1,7 @@
 """Extraction speed and memory on a ≥ 50 MB-bz2 benchmark dump, against the tutorial's gensim `WikiCorpus` and
 against plain bz2 decompression, measured in one run on the same files and cores.
 
-Builds (once, then reuses from `--cache`) benchmark dumps with `python -m tasks.dumpgen bench` from the
+Builds (once, then reuses from `--cache`) benchmark dumps with `python -m benchmarks.dumpgen bench` from the
 shared corpora (real zhwiki text and CCTV news in generated zhwiki markup), in both layouts, at `--mb` MB of
 XML and at twice that. Then, for each layout, each command in a fresh process, timed by wall clock with the
 peak RSS of its process tree sampled every 50 ms:
@@ -61,7 +61,7 @@ def ensure_dumps(cache: Path, mb: int) -> None:
         return
     print(f"building the {mb} MB benchmark dumps in {cache} (once; a few minutes)", file=sys.stderr)
     subprocess.run(
-        [sys.executable, "-m", "tasks.dumpgen", "bench", "--target-mb", str(mb), "-o", str(cache)]
+        [sys.executable, "-m", "benchmarks.dumpgen", "bench", "--target-mb", str(mb), "-o", str(cache)]
         + ["--layout", "both"],
         cwd=ROOT,
         check=True,
@@ -175,7 +175,7 @@ def measure_layout(
 def cleaner_speed(target_chars: int = 20_000_000) -> dict[str, Any]:
     """The cleaner alone (`prose_text`, as extraction calls it), in this process, on the five real pages
     repeated to ~`target_chars` characters."""
-    from tasks.wikitext import prose_text
+    from tasks.dump.wikitext import prose_text
 
     pages = [
         p.read_text(encoding="utf-8") for p in sorted((ROOT / "tests/fixtures/wikitext").glob("*.wikitext"))

@@ -101,7 +101,7 @@ def write_shards(folder: Path, total_bytes: int) -> int:
 
 def measured(fn: Callable[[], Any]) -> tuple[float, int]:
     """Wall seconds and peak RSS (this process and its workers) of `fn()`."""
-    from tasks.measure import measure
+    from tasks.core.measure import measure
 
     with measure() as meter:
         fn()
@@ -151,7 +151,7 @@ def jieba_loop(folder: Path, out: Path) -> None:
 
 
 def _stage_s(src: Path, dst: Path, workers: int) -> float:
-    from tasks.convert import convert_shards
+    from tasks.text.convert import convert_shards
 
     return measured(lambda: convert_shards(src, dst, config="t2s", workers=workers))[0]
 
@@ -159,7 +159,7 @@ def _stage_s(src: Path, dst: Path, workers: int) -> float:
 def bench_convert(raw: Path, raw2: Path, workers: int, convert_mb: float, tmp: Path) -> dict[str, Any]:
     import opencc
 
-    from tasks.convert import BLOCK_BYTES, BYTES_PER_WORKER
+    from tasks.text.convert import BLOCK_BYTES, BYTES_PER_WORKER
 
     size = sum(p.stat().st_size for p in _shards(raw))
     blocks, cc = text_blocks(raw, BLOCK_BYTES), opencc.OpenCC("t2s")
@@ -317,7 +317,7 @@ def bench_segment(text: Path, text2x: Path, workers: int, repeat: int, tmp: Path
 
 
 def run(mb: float, workers: int, convert_mb: float, repeat: int, tmp: Path) -> dict[str, Any]:
-    from tasks.convert import convert_shards
+    from tasks.text.convert import convert_shards
 
     raw, raw2 = tmp / "raw", tmp / "raw2x"
     size = write_shards(raw, int(mb * MB))

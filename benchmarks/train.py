@@ -28,8 +28,8 @@ def corpus_file(mb: int, threads: int) -> Path:
     """The segmented benchmark corpus, built once per size (atomically, so a kill never leaves half)."""
     from benchmarks.segment import write_shards
     from tasks.config import SegmentOptions
-    from tasks.segment import segment_corpus
-    from tasks.workspace import atomic_path
+    from tasks.core.workspace import atomic_path
+    from tasks.text.segment import segment_corpus
 
     path = CACHE / f"train-corpus-{mb}mb.txt"
     if path.is_file():
@@ -43,7 +43,7 @@ def corpus_file(mb: int, threads: int) -> Path:
 
 def word2vec_c(corpus: Path, model: str, threads: int, epochs: int, out: Path) -> float:
     """Wall seconds of the original word2vec.c with the same params and flags as `zhvec bench`."""
-    from tasks.baselines import word2vec_c_args, word2vec_c_binary
+    from tasks.bench.baselines import word2vec_c_args, word2vec_c_binary
     from tasks.config import TrainParams
 
     params = TrainParams(model=model, epochs=epochs, **PARAMS)  # type: ignore[arg-type]
@@ -56,7 +56,7 @@ def word2vec_c(corpus: Path, model: str, threads: int, epochs: int, out: Path) -
 def gensim(corpus: Path, model: str, threads: int, epochs: int, out: Path, tracking: bool) -> dict[str, Any]:
     """Our train stage (vocab build, training, saving all three formats) timed as a whole and split."""
     from tasks.config import TrainParams
-    from tasks.train import TrainTracking, train_word2vec
+    from tasks.vectors.train import TrainTracking, train_word2vec
 
     params = TrainParams(model=model, epochs=epochs, workers=threads, **PARAMS)  # type: ignore[arg-type]
     track = TrainTracking.default(REPO / "data" / "eval") if tracking else None

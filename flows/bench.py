@@ -15,13 +15,14 @@ from prefect import flow, get_run_logger
 from prefect.artifacts import create_markdown_artifact
 
 from flows.pipeline import preprocess, project_version, run_pipeline
-from tasks import baselines, stages
-from tasks import bench as bench_mod
+from tasks import stages
+from tasks.bench import baselines
+from tasks.bench import figures as bench_mod
 from tasks.config import ConfigError, Pipeline, Settings, TrainParams, load_settings
-from tasks.fetch import DumpFiles
-from tasks.records import PointResult, StageTiming
-from tasks.report import render_report
-from tasks.store import REFERENCE_KIND, Store
+from tasks.core.records import PointResult, StageTiming
+from tasks.dump.fetch import DumpFiles
+from tasks.report.render import render_report
+from tasks.results.store import REFERENCE_KIND, Store
 
 
 def check_bench_points(name: str, pl: Pipeline) -> None:

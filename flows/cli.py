@@ -44,7 +44,7 @@ def _emit(result: dict[str, Any], as_json: bool) -> None:
 
 
 def _measured(fn: Callable[[], Any]) -> tuple[Any, dict[str, Any]]:
-    from tasks.measure import measure
+    from tasks.core.measure import measure
 
     with measure() as meter:
         out = fn()
@@ -66,7 +66,7 @@ def cmd_run(args: argparse.Namespace) -> None:
     from flows.pipeline import run
 
     run_id = run(pipeline=name, config_path=str(config.resolve()))
-    from tasks.store import Store
+    from tasks.results.store import Store
 
     with Store(settings.database, read_only=True) as store:
         board = store.leaderboard(run_id)
@@ -76,13 +76,13 @@ def cmd_run(args: argparse.Namespace) -> None:
 
 def cmd_bench(args: argparse.Namespace) -> None:
     from tasks.config import check_inputs, load_settings
-    from tasks.workspace import workspace_lock
+    from tasks.core.workspace import workspace_lock
 
     config = _config_path(args.config)
     settings = load_settings(config)
     name, pipeline = settings.pipeline(args.pipeline)
     from flows.bench import check_bench_points, run_bench
-    from tasks.bench import format_comparison
+    from tasks.bench.figures import format_comparison
 
     check_bench_points(name, pipeline)
     check_inputs(name, pipeline.with_dump(args.dump))
@@ -99,8 +99,8 @@ def cmd_bench(args: argparse.Namespace) -> None:
 
 def cmd_results(args: argparse.Namespace) -> None:
     from tasks.config import load_settings
-    from tasks.results import format_results, point_results
-    from tasks.store import Store
+    from tasks.results.rows import format_results, point_results
+    from tasks.results.store import Store
 
     settings = load_settings(_config_path(args.config))
     if args.pipeline is not None:
@@ -120,8 +120,8 @@ def cmd_results(args: argparse.Namespace) -> None:
 
 def cmd_extract(args: argparse.Namespace) -> None:
     from tasks.config import ExtractOptions, load_settings
-    from tasks.extract import extract_dump
-    from tasks.fetch import is_url, resolve_dump
+    from tasks.dump.extract import extract_dump
+    from tasks.dump.fetch import is_url, resolve_dump
 
     options = ExtractOptions(min_chars=args.min_chars, keep_disambiguation=not args.no_disambiguation)
     index = Path(args.index) if args.index else None
@@ -149,7 +149,7 @@ def cmd_extract(args: argparse.Namespace) -> None:
 
 
 def cmd_convert(args: argparse.Namespace) -> None:
-    from tasks.convert import convert_shards
+    from tasks.text.convert import convert_shards
 
     src = Path(args.input)
     if not src.exists():
@@ -165,7 +165,7 @@ def cmd_convert(args: argparse.Namespace) -> None:
 
 def cmd_segment(args: argparse.Namespace) -> None:
     from tasks.config import SegmentOptions
-    from tasks.segment import segment_corpus
+    from tasks.text.segment import segment_corpus
 
     src = Path(args.input)
     if not src.exists():
@@ -189,7 +189,7 @@ def cmd_segment(args: argparse.Namespace) -> None:
 
 def cmd_train(args: argparse.Namespace) -> None:
     from tasks.config import TrainParams
-    from tasks.train import train_word2vec
+    from tasks.vectors.train import train_word2vec
 
     params = TrainParams(
         model=args.model,
@@ -223,7 +223,7 @@ def _named_files(paths: list[str], option: str) -> dict[str, Path]:
 
 def cmd_evaluate(args: argparse.Namespace) -> None:
     from tasks.config import EvalSets, load_settings
-    from tasks.evaluate import Method, evaluate_all, load_vectors, summary_json
+    from tasks.vectors.evaluate import Method, evaluate_all, load_vectors, summary_json
 
     vectors = Path(args.vectors)
     if not vectors.is_file():
@@ -256,8 +256,8 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
 def _query_model(args: argparse.Namespace, option: str = "--model") -> Path:
     """--model (or the `option` naming it), else the best point of the latest completed run."""
     from tasks.config import load_settings
-    from tasks.query import best_model
-    from tasks.store import Store
+    from tasks.results.store import Store
+    from tasks.vectors.query import best_model
 
     if args.model:
         model = Path(args.model)
@@ -275,7 +275,7 @@ def _query_model(args: argparse.Namespace, option: str = "--model") -> Path:
 
 
 def _print_hits(model: Path, query: dict[str, Any], hits: list[Any], as_json: bool) -> None:
-    from tasks.query import hits_json
+    from tasks.vectors.query import hits_json
 
     if as_json:
         print(json.dumps({"model": str(model), **query, "results": hits_json(hits)}, ensure_ascii=False))
@@ -286,8 +286,8 @@ def _print_hits(model: Path, query: dict[str, Any], hits: list[Any], as_json: bo
 
 
 def cmd_similar(args: argparse.Namespace) -> None:
-    from tasks.evaluate import load_vectors
-    from tasks.query import similar
+    from tasks.vectors.evaluate import load_vectors
+    from tasks.vectors.query import similar
 
     if args.n < 1:
         raise CliError(f"-n must be at least 1, got {args.n}")
@@ -297,8 +297,8 @@ def cmd_similar(args: argparse.Namespace) -> None:
 
 
 def cmd_analogy(args: argparse.Namespace) -> None:
-    from tasks.evaluate import load_vectors
-    from tasks.query import analogy
+    from tasks.vectors.evaluate import load_vectors
+    from tasks.vectors.query import analogy
 
     if args.n < 1:
         raise CliError(f"-n must be at least 1, got {args.n}")
@@ -309,8 +309,8 @@ def cmd_analogy(args: argparse.Namespace) -> None:
 
 def cmd_report(args: argparse.Namespace) -> None:
     from tasks.config import load_settings
-    from tasks.report import render_report
-    from tasks.store import Store
+    from tasks.report.render import render_report
+    from tasks.results.store import Store
 
     settings = load_settings(_config_path(args.config))
     if not settings.database.is_file():
@@ -324,7 +324,7 @@ def cmd_report(args: argparse.Namespace) -> None:
 
 def _export_parquet(args: argparse.Namespace) -> None:
     from tasks.config import load_settings
-    from tasks.store import Store
+    from tasks.results.store import Store
 
     if args.model or args.format or args.output:
         raise CliError("--parquet exports the results database: give no MODEL, --format or -o with it")
@@ -342,8 +342,8 @@ def cmd_export(args: argparse.Namespace) -> None:
         return
     if not (args.format and args.output):
         raise CliError("export needs --format and -o OUT (or --parquet DIR for the results database)")
-    from tasks.evaluate import load_keyed_vectors
-    from tasks.export import DEFAULT_TOP_N, export_vectors
+    from tasks.vectors.evaluate import load_keyed_vectors
+    from tasks.vectors.export import DEFAULT_TOP_N, export_vectors
 
     top_n = DEFAULT_TOP_N if args.top_n is None else args.top_n
     if top_n < 1:
@@ -470,7 +470,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_analogy)
 
     p = sub.add_parser("bench", help="zhvec vs the tutorial pipeline and word2vec.c on one dump")
-    p.add_argument("dump", help="a .xml.bz2 dump (python -m tasks.dumpgen bench builds one)")
+    p.add_argument("dump", help="a .xml.bz2 dump (python -m benchmarks.dumpgen bench builds one)")
     p.add_argument("--pipeline", default="bench", help="the zhvec side's pipeline (default: bench)")
     p.add_argument(
         "--systems",
@@ -525,7 +525,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     from pydantic import ValidationError
 
-    from tasks.errors import InputError
+    from tasks.core.errors import InputError
 
     args = build_parser().parse_args(argv)
     try:

@@ -30,19 +30,19 @@ from tasks.config import (
     check_inputs,
     load_settings,
 )
-from tasks.fetch import DumpFiles
-from tasks.records import ArtifactRecord, PointResult
-from tasks.report import render_report
-from tasks.report_sections import summary_markdown
-from tasks.store import Store, dump_date
-from tasks.train import VECTOR_FILES, TrainTracking
-from tasks.workspace import code_version, file_sha256, workspace_lock
+from tasks.core.records import ArtifactRecord, PointResult
+from tasks.core.workspace import code_version, file_sha256, workspace_lock
+from tasks.dump.fetch import DumpFiles
+from tasks.report.render import render_report
+from tasks.report.sections import summary_markdown
+from tasks.results.store import Store, dump_date
+from tasks.vectors.train import VECTOR_FILES, TrainTracking
 
 
 def project_version() -> str:
     """Hash of every task and flow module: the code identity stored with each run."""
     folders = (Path(stages.__file__).parent, Path(__file__).parent)
-    return code_version(*sorted(p for folder in folders for p in folder.glob("*.py")))
+    return code_version(*sorted(p for folder in folders for p in folder.rglob("*.py")))
 
 
 def describe_run(name: str, pl: Pipeline) -> str:

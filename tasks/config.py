@@ -9,7 +9,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from tasks.errors import InputError
+from tasks.core.errors import InputError
 
 
 class ConfigError(InputError):
@@ -199,7 +199,8 @@ class EvalSets(Strict):
 
 
 class SyntheticOptions(Strict):
-    """A generated corpus instead of a dump (tasks/synthetic.py): languages whose structure is known."""
+    """A generated corpus instead of a dump (tasks/synthetic/languages.py): languages whose structure is
+    known."""
 
     languages: tuple[Literal["random", "proximity"], ...] = ("random", "proximity")
     sentences: int = Field(10000, ge=1, description="sentences per language")

@@ -12,21 +12,21 @@ from typing import Any
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
-from tasks import baselines as baselines_mod
-from tasks import convert as convert_mod
-from tasks import dicts as dicts_mod
-from tasks import evaluate as evaluate_mod
-from tasks import extract as extract_mod
-from tasks import fetch as fetch_mod
-from tasks import segment as segment_mod
-from tasks import subword as subword_mod
-from tasks import synthetic as synthetic_mod
-from tasks import train as train_mod
-from tasks import wikitext as wikitext_mod
+from tasks.bench import baselines as baselines_mod
 from tasks.config import EvalSets, ExtractOptions, SegmentOptions, Sweep, SyntheticOptions, TrainParams
-from tasks.measure import measure
-from tasks.records import Metric, StageTiming
-from tasks.workspace import StageDir, code_version, file_sha256, stage_key, write_json_atomic
+from tasks.core.measure import measure
+from tasks.core.records import Metric, StageTiming
+from tasks.core.workspace import StageDir, code_version, file_sha256, stage_key, write_json_atomic
+from tasks.dump import extract as extract_mod
+from tasks.dump import fetch as fetch_mod
+from tasks.dump import wikitext as wikitext_mod
+from tasks.synthetic import languages as synthetic_mod
+from tasks.text import convert as convert_mod
+from tasks.text import dicts as dicts_mod
+from tasks.text import segment as segment_mod
+from tasks.vectors import evaluate as evaluate_mod
+from tasks.vectors import subword as subword_mod
+from tasks.vectors import train as train_mod
 
 CORPUS = "corpus.txt"
 METRICS = "metrics.json"
@@ -190,7 +190,7 @@ def synthesize(root: Path, options: SyntheticOptions, language: synthetic_mod.La
 
 @task(name="structure", cache_policy=NO_CACHE)
 def structure(root: Path, model: StageOutput, corpus: StageOutput) -> tuple[StageOutput, list[Metric]]:
-    """Score a synthetic language's vectors against its alphabet (tasks/synthetic.py)."""
+    """Score a synthetic language's vectors against its alphabet (tasks/synthetic/languages.py)."""
     vectors = Path(model.path) / "vectors.kv"
     alphabet = Path(corpus.path) / synthetic_mod.ALPHABET_FILE
 
@@ -279,7 +279,7 @@ def evaluate(root: Path, model: StageOutput, sets: EvalSets) -> tuple[StageOutpu
     def body(out: Path) -> tuple[dict[str, Any], dict[str, Any]]:
         vecs = evaluate_mod.load_vectors(vectors)
         metrics = evaluate_mod.evaluate_all(vecs, dict(sets.analogy), dict(sets.similarity))
-        if subword:  # the same sets again, unseen words answered from their n-grams (tasks/subword.py)
+        if subword:  # the same sets again, unseen words answered from their n-grams (vectors/subword.py)
             metrics += subword_mod.evaluate_subword(vectors, dict(sets.analogy), dict(sets.similarity))
         write_json_atomic(out / METRICS, {"metrics": [m.as_dict() for m in metrics]})
         io = {

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from tasks.evaluate import ALL, AnalogySet
+from tasks.vectors.evaluate import ALL, AnalogySet
 
 Key = tuple[str, str]  # (category, method)
 

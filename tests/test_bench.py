@@ -11,7 +11,7 @@ import duckdb
 import pytest
 
 from flows.bench import check_bench_points, run_bench
-from tasks.bench import SystemPoint, compare, format_comparison, project
+from tasks.bench.figures import SystemPoint, compare, format_comparison, project
 from tasks.config import ConfigError, load_settings
 from tests.configs import ALL_EVAL_SETS, EVAL_DIR, OUTPUTS, TINY_DUMP
 

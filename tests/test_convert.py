@@ -4,7 +4,7 @@ from pathlib import Path
 import opencc
 import pytest
 
-from tasks.convert import ConvertError, convert_bytes, convert_shards
+from tasks.text.convert import ConvertError, convert_bytes, convert_shards
 
 
 def convert_text(text: str, config: str) -> str:
@@ -50,7 +50,7 @@ def test_bytes_entry_equals_text_entry_and_never_passes_invalid_utf8(config: str
 def test_shard_folder_equals_whole_text_conversion(
     tmp_path: Path, paragraphs: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr("tasks.convert.BYTES_PER_WORKER", 1)  # two worker processes even for tiny shards
+    monkeypatch.setattr("tasks.text.convert.BYTES_PER_WORKER", 1)  # two worker processes even for tiny shards
     lines = paragraphs.read_text(encoding="utf-8").splitlines(keepends=True)
     src = tmp_path / "in"
     src.mkdir()

@@ -17,10 +17,10 @@ import pytest
 
 from tasks import stages
 from tasks.config import EvalSets, ExtractOptions, SegmentOptions
-from tasks.extract import extract_dump
-from tasks.records import StageTiming
-from tasks.store import Store
-from tasks.workspace import NoSpaceError, atomic_path, file_sha256
+from tasks.core.records import StageTiming
+from tasks.core.workspace import NoSpaceError, atomic_path, file_sha256
+from tasks.dump.extract import extract_dump
+from tasks.results.store import Store
 
 REPO = Path(__file__).resolve().parents[1]
 SAMPLE = REPO / "data" / "sample" / "zhwiki-sample-pages-articles-multistream.xml.bz2"
@@ -32,7 +32,7 @@ import sys
 from pathlib import Path
 from tasks import stages
 from tasks.config import ExtractOptions
-from tasks.workspace import file_sha256
+from tasks.core.workspace import file_sha256
 dump = Path(sys.argv[2])
 stages.extract.fn(Path(sys.argv[1]), dump, file_sha256(dump), None, ExtractOptions(), 1)
 """
@@ -42,7 +42,7 @@ import sys
 from pathlib import Path
 from tasks import stages
 from tasks.config import EvalSets, SegmentOptions
-from tasks.records import StageTiming
+from tasks.core.records import StageTiming
 text = stages.StageOutput("text", sys.argv[2], StageTiming("convert", 0, 0, 0, 0, 0, 0, "chars"), {})
 no_eval = EvalSets(analogy={}, similarity={})
 stages.segment.fn(Path(sys.argv[1]), text, SegmentOptions(check_every=0), 2, no_eval)
@@ -122,8 +122,8 @@ def test_sigkill_during_segment_then_rerun_gives_the_uninterrupted_corpus(
 WRITER = """
 import sys
 from pathlib import Path
-from tasks.records import Metric
-from tasks.store import Store
+from tasks.core.records import Metric
+from tasks.results.store import Store
 db, run_id, points = Path(sys.argv[1]), sys.argv[2], int(sys.argv[3])
 metrics = [Metric("set", f"c{c}", "3cosadd", "ca8", c / 100, c, 100, c) for c in range(200)]
 with Store(db) as store:
@@ -163,7 +163,7 @@ FULL_DISK = """
 import json, resource, signal, sys
 from pathlib import Path
 from tasks.config import ExtractOptions
-from tasks.extract import extract_dump
+from tasks.dump.extract import extract_dump
 signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a write past the limit then fails with EFBIG
 resource.setrlimit(resource.RLIMIT_FSIZE, (int(sys.argv[3]), int(sys.argv[3])))
 try:

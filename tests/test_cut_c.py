@@ -1,7 +1,7 @@
-"""The compiled cut (`tasks/_cut.c`, engine cjieba) against jieba itself: the same tokens on real text and on
-generated strings built to hit every branch (blocks and what lies between them, the HMM's runs, digit and
-Latin runs with `.` and `%`, `\\r\\n`, user words with and without a frequency, force-split words); and the
-same corpus and counts as the Python route of `segment_blanked`. The whole-sample test is in
+"""The compiled cut (`tasks/text/_cut.c`, engine cjieba) against jieba itself: the same tokens on real text
+and on generated strings built to hit every branch (blocks and what lies between them, the HMM's runs, digit
+and Latin runs with `.` and `%`, `\\r\\n`, user words with and without a frequency, force-split words); and
+the same corpus and counts as the Python route of `segment_blanked`. The whole-sample test is in
 test_segment.py, beside jieba's own."""
 
 from __future__ import annotations
@@ -15,9 +15,9 @@ import jieba
 import pytest
 from jieba import finalseg
 
-from tasks import _cut
 from tasks.config import SegmentOptions
-from tasks.segment import SENTENCE_END, compile_tokenizer, segment_blanked, segment_text
+from tasks.text import _cut
+from tasks.text.segment import SENTENCE_END, compile_tokenizer, segment_blanked, segment_text
 
 WORDS = ["中国", "人民", "银行", "北京大学", "研究生", "命", "的", "了", "和", "长江大桥", "南京市"]
 CHARS = [

@@ -1,8 +1,8 @@
 from pathlib import Path
 
 from tasks.config import EvalSets
-from tasks.dicts import EVAL_DICT, build_eval_dict, eval_set_words
-from tasks.segment import load_engine, read_user_dict
+from tasks.text.dicts import EVAL_DICT, build_eval_dict, eval_set_words
+from tasks.text.segment import load_engine, read_user_dict
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tasks.dumpgen import (
+from benchmarks.dumpgen import (
     FOOTER,
     HEADER,
     Article,

@@ -13,7 +13,8 @@ from gensim.models import KeyedVectors
 from scipy import stats
 
 from tasks.config import EvalSets
-from tasks.evaluate import (
+from tasks.core.records import Metric
+from tasks.vectors.evaluate import (
     ALL,
     AnalogySet,
     EvalFileError,
@@ -31,7 +32,6 @@ from tasks.evaluate import (
     summary_json,
     vectors_from,
 )
-from tasks.records import Metric
 from tests.ca8_reference import Key, reference_ca8
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -10,7 +10,7 @@ import pytest
 from gensim.models import KeyedVectors
 
 from flows.cli import main
-from tasks.export import ExportError, export_vectors
+from tasks.vectors.export import ExportError, export_vectors
 
 WORDS = ["的", "中国", "北京", "word", "上海", "经济"]
 

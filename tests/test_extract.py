@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 
+from benchmarks.dumpgen import FOOTER, HEADER, DumpPage, page_xml, write_dump
 from tasks.config import ExtractOptions
-from tasks.dumpgen import FOOTER, HEADER, DumpPage, page_xml, write_dump
-from tasks.extract import ExtractError, ExtractStats, Page, _chunks, extract_dump, find_index
+from tasks.dump.extract import ExtractError, ExtractStats, Page, _chunks, extract_dump, find_index
 
 REPO = Path(__file__).resolve().parents[1]
 FIXTURES = REPO / "tests" / "fixtures"
@@ -52,7 +52,7 @@ def _is_article(page: Page) -> bool:
 
 
 def _prose(pages: list[Page]) -> str:
-    from tasks.wikitext import to_prose
+    from tasks.dump.wikitext import to_prose
 
     return "".join(line + "\n" for page in pages if _is_article(page) for line in to_prose(page.text))
 
@@ -123,7 +123,7 @@ def test_per_shard_stats_add_up(tmp_path: Path, dump: Path) -> None:
 
 
 def test_every_article_yields_text_and_no_other_page_does(tmp_path: Path) -> None:
-    from tasks.wikitext import to_prose
+    from tasks.dump.wikitext import to_prose
 
     pages = _tiny_pages()
     stats = extract_dump(TINY_SINGLE, tmp_path, options=KEEP_ALL, workers=1)
@@ -137,7 +137,7 @@ def test_every_article_yields_text_and_no_other_page_does(tmp_path: Path) -> Non
 
 
 def test_sample_dump_every_article_yields_text_and_no_other_page_does(tmp_path: Path) -> None:
-    from tasks.wikitext import to_prose
+    from tasks.dump.wikitext import to_prose
 
     root = ET.fromstring(bz2.decompress(SAMPLE.read_bytes()))
     ns = root.tag[: root.tag.index("}") + 1]
@@ -387,7 +387,7 @@ def test_both_multistream_decoders_give_the_same_text_and_name_a_bad_stream(
     if decoder == "lbzip2" and shutil.which("lbzip2") is None:
         pytest.skip("lbzip2 is not installed (apt-get install lbzip2)")
     if decoder == "indexed_bzip2":  # what a machine without lbzip2 uses
-        monkeypatch.setattr("tasks.extract.shutil.which", lambda _name: None)
+        monkeypatch.setattr("tasks.dump.extract.shutil.which", lambda _name: None)
     stats = extract_dump(TINY_MULTI, tmp_path / "clean", options=KEEP_ALL, workers=1, chunk_bytes=1)
     assert _text(tmp_path / "clean", stats) == _prose(_tiny_pages())
     offsets = _stream_offsets()

@@ -13,12 +13,12 @@ from pydantic import ValidationError
 
 from tasks import stages
 from tasks.config import EvalSets, SegmentOptions, Sweep, TrainParams
-from tasks.records import Metric, PointResult, StageTiming
-from tasks.report import render_report
-from tasks.segment import segment_corpus
-from tasks.store import Store
-from tasks.subword import coverage_rows, load_fasttext, subword_words, trained_buckets
-from tasks.train import TrainTracking, gensim_kwargs
+from tasks.core.records import Metric, PointResult, StageTiming
+from tasks.report.render import render_report
+from tasks.results.store import Store
+from tasks.text.segment import segment_corpus
+from tasks.vectors.subword import coverage_rows, load_fasttext, subword_words, trained_buckets
+from tasks.vectors.train import TrainTracking, gensim_kwargs
 
 UNSEEN = "北京市"  # not in the tiny corpus, but 北京 is: its characters' n-grams are trained
 ALIEN = "𠀀"  # a CJK extension-B character that never occurs: no trained n-gram

@@ -15,7 +15,7 @@ import pytest
 
 from flows.cli import main
 from tasks.config import load_settings
-from tasks.fetch import FetchError, resolve_dump
+from tasks.dump.fetch import FetchError, resolve_dump
 
 REPO = Path(__file__).resolve().parents[1]
 SAMPLE = REPO / "data" / "sample" / "zhwiki-sample-pages-articles-multistream.xml.bz2"

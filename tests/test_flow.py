@@ -10,7 +10,7 @@ import duckdb
 import pytest
 
 from flows.pipeline import run_pipeline
-from tasks.evaluate import load_analogies, load_vectors
+from tasks.vectors.evaluate import load_analogies, load_vectors
 from tests.ca8_reference import reference_ca8
 from tests.configs import ALL_EVAL_SETS, EVAL_DIR, OUTPUTS, TINY_DUMP
 

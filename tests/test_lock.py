@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from tasks.store import Store
-from tasks.workspace import LOCK, WorkspaceBusy, workspace_lock
+from tasks.core.workspace import LOCK, WorkspaceBusy, workspace_lock
+from tasks.results.store import Store
 from tests.configs import EVAL_DIR, OUTPUTS, TINY_DUMP
 
 REPO = Path(__file__).resolve().parents[1]
@@ -23,7 +23,7 @@ REPO = Path(__file__).resolve().parents[1]
 HOLD = """
 import sys, time
 from pathlib import Path
-from tasks.workspace import workspace_lock
+from tasks.core.workspace import workspace_lock
 with workspace_lock(Path(sys.argv[1]), "held"):
     print("locked", flush=True)
     time.sleep(600)

@@ -10,8 +10,8 @@ import sys
 from pathlib import Path
 
 from tasks.config import SegmentOptions
-from tasks.convert import convert_bytes
-from tasks.segment import PIECE_BYTES, plan_pieces, segment_corpus
+from tasks.text.convert import convert_bytes
+from tasks.text.segment import PIECE_BYTES, plan_pieces, segment_corpus
 
 REPO = Path(__file__).resolve().parents[1]
 PARAGRAPH_BYTES = 50_000_000
@@ -23,9 +23,9 @@ import json, sys
 from dataclasses import asdict
 from pathlib import Path
 from tasks.config import SegmentOptions
-from tasks.convert import convert_shards
-from tasks.measure import measure
-from tasks.segment import segment_corpus
+from tasks.text.convert import convert_shards
+from tasks.core.measure import measure
+from tasks.text.segment import segment_corpus
 src, out = Path(sys.argv[1]), Path(sys.argv[2])
 with measure() as meter:
     converted = convert_shards(src, out / "simplified", config="t2s", workers=2)

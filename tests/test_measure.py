@@ -4,7 +4,7 @@ from multiprocessing.synchronize import Event
 
 import psutil
 
-from tasks.measure import measure
+from tasks.core.measure import measure
 
 
 def _hold_memory(megabytes: int, ready: Event, release: Event) -> None:

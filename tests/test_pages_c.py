@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from tasks import _prose
-from tasks.extract import ExtractError, Page, Where, _page_aligned, _pages, python_pages
+from tasks.dump import _prose
+from tasks.dump.extract import ExtractError, Page, Where, _page_aligned, _pages, python_pages
 
 REPO = Path(__file__).resolve().parents[1]
 DUMPS = [

@@ -4,7 +4,7 @@ from pathlib import Path
 import jieba
 import pytest
 
-from tasks import prefix_dict
+from tasks.text import prefix_dict
 
 
 @pytest.fixture(scope="module")

@@ -1,6 +1,6 @@
-"""The compiled cleaner (`tasks/_prose.c`) against the Python reference (`wikitext.python_prose`): the same
-lines on real pages and on mangled ones built to hit every branch (unclosed, stray and nested markup, variant
-rules, odd whitespace, the characters it leaves to Python)."""
+"""The compiled cleaner (`tasks/dump/_prose.c`) against the Python reference (`wikitext.python_prose`): the
+same lines on real pages and on mangled ones built to hit every branch (unclosed, stray and nested markup,
+variant rules, odd whitespace, the characters it leaves to Python)."""
 
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from tasks import _prose
-from tasks.wikitext import python_prose, to_prose
+from tasks.dump import _prose
+from tasks.dump.wikitext import python_prose, to_prose
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 PYTHON_ONLY = set("\u0130\u0131\u017f\u212a\uffff")  # the pages the compiled cleaner leaves to Python

@@ -12,10 +12,10 @@ from gensim.models import KeyedVectors
 from scipy import stats
 
 from flows.cli import main
-from tasks.evaluate import Vectors, evaluate_analogies, load_analogies, load_vectors, vectors_from
-from tasks.query import NoModelError, UnknownWordError, analogy, best_model, similar
-from tasks.records import Metric, PointResult
-from tasks.store import Store
+from tasks.core.records import Metric, PointResult
+from tasks.results.store import Store
+from tasks.vectors.evaluate import Vectors, evaluate_analogies, load_analogies, load_vectors, vectors_from
+from tasks.vectors.query import NoModelError, UnknownWordError, analogy, best_model, similar
 
 # 2-d directions (degrees) with lengths 1..n, so only the angle matters: cos(dX, dY) = cos(X − Y)
 ANGLES = (0, 10, 30, 60, 90, 135, 180)

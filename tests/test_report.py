@@ -8,9 +8,9 @@ import pytest
 from plotly.offline import get_plotlyjs
 
 from tasks.config import Pipeline
-from tasks.records import Metric, PointResult, StageTiming
-from tasks.report import fmt_score, point_names, render_report, varying_params
-from tasks.store import Store
+from tasks.core.records import Metric, PointResult, StageTiming
+from tasks.report.render import fmt_score, point_names, render_report, varying_params
+from tasks.results.store import Store
 
 HOSTILE = "<script>alert(1)</script>"
 HOSTILE_SET = "<script>alert(2)</script>"

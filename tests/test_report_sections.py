@@ -9,12 +9,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tasks.errors import InputError
-from tasks.projection import kl_divergence, pca, tsne
-from tasks.records import Metric, PointResult, StageTiming
-from tasks.report import render_report
-from tasks.report_sections import PUBLISHED, load_published, pareto_front
-from tasks.store import Store, dump_date
+from tasks.core.errors import InputError
+from tasks.core.records import Metric, PointResult, StageTiming
+from tasks.report.projection import kl_divergence, pca, tsne
+from tasks.report.render import render_report
+from tasks.report.sections import PUBLISHED, load_published, pareto_front
+from tasks.results.store import Store, dump_date
 
 
 def test_pareto_front_keeps_points_nothing_beats_on_both_axes() -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from tasks.results import format_results
+from tasks.results.rows import format_results
 
 
 def _row(label: str, **params: Any) -> dict[str, Any]:

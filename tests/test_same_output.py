@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 
 from tasks.config import load_settings
-from tasks.convert import convert_shards
-from tasks.extract import extract_dump
-from tasks.segment import segment_corpus
-from tasks.wikitext import prose_text
+from tasks.dump.extract import extract_dump
+from tasks.dump.wikitext import prose_text
+from tasks.text.convert import convert_shards
+from tasks.text.segment import segment_corpus
 
 REPO = Path(__file__).resolve().parents[1]
 FIXTURES = REPO / "tests" / "fixtures"

@@ -13,12 +13,12 @@ import jieba
 import pytest
 import rjieba
 
-from tasks import segment
 from tasks.config import ExtractOptions, SegmentOptions
-from tasks.convert import convert_shards
-from tasks.dicts import EVAL_DICT
-from tasks.extract import extract_dump
-from tasks.segment import (
+from tasks.dump.extract import extract_dump
+from tasks.text import segment
+from tasks.text.convert import convert_shards
+from tasks.text.dicts import EVAL_DICT
+from tasks.text.segment import (
     BLOCK_PUNCT,
     SENTENCE_END,
     SYMBOLS_END,
@@ -136,7 +136,7 @@ def test_rjieba_han_tokens_agree_with_jieba_on_whole_sample(
 
 def test_eval_dictionary_lowers_ca8_oov_on_whole_sample(tmp_path: Path, sample_text: Path) -> None:
     from tasks.config import EvalSets
-    from tasks.dicts import eval_set_words
+    from tasks.text.dicts import eval_set_words
 
     defaults = EvalSets()
     words = eval_set_words(

@@ -7,8 +7,8 @@ from typing import Any
 import duckdb
 import pytest
 
-from tasks.records import Metric, PointResult, StageTiming
-from tasks.store import DEFAULT_HEADLINES, Store
+from tasks.core.records import Metric, PointResult, StageTiming
+from tasks.results.store import DEFAULT_HEADLINES, Store
 
 CONFIG: dict[str, Any] = {"dump": Path("/data/zhwiki.xml.bz2"), "sweep": {"grid": {"window": [5, 10]}}}
 

@@ -17,7 +17,7 @@ import pytest
 from flows.cli import main
 from flows.pipeline import check_dask, run
 from tasks.config import ConfigError
-from tasks.store import Store
+from tasks.results.store import Store
 from tests.configs import EVAL_DIR, OUTPUTS, TINY_DUMP
 
 REPO = Path(__file__).resolve().parents[1]

@@ -12,8 +12,7 @@ import pytest
 
 from flows.pipeline import run_pipeline
 from tasks.config import ConfigError, load_settings
-from tasks.evaluate import vectors_from
-from tasks.synthetic import (
+from tasks.synthetic.languages import (
     NEIGHBOUR_METHOD,
     SPEARMAN_METHOD,
     alphabet_words,
@@ -22,6 +21,7 @@ from tasks.synthetic import (
     structure_metrics,
     write_corpus,
 )
+from tasks.vectors.evaluate import vectors_from
 from tests.configs import OUTPUTS
 
 SIZES = {"sentences": 300, "sentence_length": 12, "vocabulary": 26, "neighbour_window": 2, "seed": 7}

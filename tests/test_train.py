@@ -5,8 +5,8 @@ import pytest
 from gensim.models import KeyedVectors
 
 from tasks.config import SegmentOptions, TrainParams
-from tasks.segment import segment_corpus
-from tasks.train import VECTOR_FILES, TrainError, TrainTracking, gensim_kwargs, train_word2vec
+from tasks.text.segment import segment_corpus
+from tasks.vectors.train import VECTOR_FILES, TrainError, TrainTracking, gensim_kwargs, train_word2vec
 
 
 @pytest.fixture(scope="module")

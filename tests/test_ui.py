@@ -12,13 +12,13 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from benchmarks.dumpgen import DumpPage, write_dump
 from flows.cli import main
 from flows.pipeline import run_pipeline
 from tasks.config import ConfigError, load_settings
-from tasks.dumpgen import DumpPage, write_dump
-from tasks.evaluate import load_vectors
-from tasks.store import TABLES, VIEWS
-from tasks.workspace import file_sha256
+from tasks.core.workspace import file_sha256
+from tasks.results.store import TABLES, VIEWS
+from tasks.vectors.evaluate import load_vectors
 from tests.browser import chromium, open_page
 from tests.configs import EVAL_DIR, OUTPUTS
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tasks.wikitext import is_disambiguation, is_redirect, to_prose
+from tasks.dump.wikitext import is_disambiguation, is_redirect, to_prose
 
 PAGES = Path(__file__).resolve().parent / "fixtures" / "wikitext"
 

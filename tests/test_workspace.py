@@ -2,9 +2,9 @@ from pathlib import Path
 
 import pytest
 
-from tasks.records import StageTiming
+from tasks.core.records import StageTiming
+from tasks.core.workspace import atomic_path, stage_key
 from tasks.stages import run_stage
-from tasks.workspace import atomic_path, stage_key
 
 
 def test_atomic_path_leaves_nothing_on_failure(tmp_path: Path) -> None:

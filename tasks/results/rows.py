@@ -1,0 +1,62 @@
+"""`zhvec results`: every point of a run as one flat row (params, outcome, training cost, headline scores),
+read from the store, so sweep results are reachable without SQL."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tasks.results.store import TRAIN_STAGE, Store
+
+HEADLINE_SUFFIXES = ("_3cosadd", "_spearman")
+SHOWN_PARAMS = ("model", "hs", "vector_size", "window", "negative", "sample", "epochs", "min_count")
+
+
+def point_results(store: Store, run_id: str) -> list[dict[str, Any]]:
+    """One row per point in sweep order: the leaderboard row plus the train stage's own measurements
+    (CPU seconds, peak RSS, words/s over training time alone, model bytes, whether it was reused)."""
+    train = {t["point_id"]: t for t in store.timings(run_id) if t["stage"] == TRAIN_STAGE}
+    rows = []
+    for row in store.leaderboard(run_id):
+        timing = train.get(row["point_id"])
+        extra = timing["extra"] if timing else {}
+        rows.append(
+            {
+                "point_id": row["point_id"],
+                "label": row["label"],
+                "status": row["status"],
+                "params": row["params"],
+                "train_s": timing["wall_s"] if timing else None,
+                "cpu_s": timing["cpu_s"] if timing else None,
+                "peak_rss_bytes": timing["peak_rss_bytes"] if timing else None,
+                "cached": timing["cached"] if timing else None,
+                "words_per_s": extra.get("words_per_s"),
+                "effective_words_per_s": extra.get("effective_words_per_s"),
+                "vocab_size": row["vocab_size"],
+                "model_bytes": extra.get("model_bytes"),
+                "metrics": {k: v for k, v in row.items() if k.endswith(HEADLINE_SUFFIXES) and v is not None},
+            }
+        )
+    return rows
+
+
+def format_results(run_id: str, rows: list[dict[str, Any]]) -> str:
+    """A plain-text table: the swept params, status, cost and each headline score (— where absent)."""
+    metrics = sorted({k for r in rows for k in r["metrics"]})
+    params = [p for p in SHOWN_PARAMS if len({str(r["params"].get(p)) for r in rows}) > 1] or ["model"]
+    shown = [tuple(str(r["params"].get(p)) for p in params) for r in rows]
+    labelled = len(set(shown)) < len(shown)  # same params, other corpora (a synthetic run's languages)
+    head = [*(["point"] if labelled else []), *params, "status", "train_s", "words/s", *metrics]
+    table = [head]
+    for r, cells_of_params in zip(rows, shown, strict=True):
+        cells = [*([r["label"]] if labelled else []), *cells_of_params]
+        cells += [r["status"], _fmt(r["train_s"], ".1f"), _fmt(r["words_per_s"], ",.0f")]
+        cells += [_fmt(r["metrics"].get(m), ".4f") for m in metrics]
+        table.append(cells)
+    widths = [max(len(row[i]) for row in table) for i in range(len(head))]
+    lines = [f"run {run_id}: {len(rows)} points"]
+    lines += ["  ".join(c.rjust(w) for c, w in zip(row, widths, strict=True)) for row in table]
+    return "\n".join(lines)
+
+
+def _fmt(value: float | None, spec: str) -> str:
+    return "—" if value is None else format(value, spec)
