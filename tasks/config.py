@@ -22,11 +22,14 @@ class Strict(BaseModel):
 
 class ExtractOptions(Strict):
     min_chars: int = Field(0, ge=0, description="drop articles with less prose than this (0 keeps all)")
-    keep_disambiguation: bool = True
+    keep_disambiguation: bool = Field(True, description="keep disambiguation pages (false drops them)")
 
 
 class ConvertOptions(Strict):
-    config: Literal["t2s", "tw2s", "tw2sp", "hk2s", "none"] = "t2s"
+    config: Literal["t2s", "tw2s", "tw2sp", "hk2s", "none"] = Field(
+        "t2s",
+        description="OpenCC config to simplified: t2s, tw2s, tw2sp (Taiwan phrases too), hk2s; none: as is",
+    )
 
 
 Engine = Literal["cjieba", "jieba", "rjieba"]
@@ -38,14 +41,20 @@ class SegmentOptions(Strict):
         description="cjieba (zhvec's compiled jieba: jieba.cut's tokens, ~20x faster); jieba = jieba.cut "
         "itself; rjieba (jieba-rs: same Han tokens, differs on digit/Latin runs)",
     )
-    hmm: bool = True
-    user_dicts: tuple[Path, ...] = ()
+    hmm: bool = Field(True, description="jieba's HMM for words not in the dictionary")
+    user_dicts: tuple[Path, ...] = Field(
+        (), description="jieba-format user dictionaries, applied to every engine"
+    )
     stopwords: Path | None = Field(None, description="UTF-8 file of words to drop, one a line")
     drop: tuple[Literal["punct", "digits", "latin"], ...] = Field(
         ("punct",), description="token classes to drop; whitespace tokens are always dropped"
     )
-    split_sentences: bool = True
-    max_tokens_per_line: int = Field(10000, ge=1, le=10000)
+    split_sentences: bool = Field(
+        True, description="end a corpus line after 。！？!?；;… (false: one line per paragraph)"
+    )
+    max_tokens_per_line: int = Field(
+        10000, ge=1, le=10000, description="longer sentences are cut into several lines (gensim's limit)"
+    )
     check_every: int = Field(
         200, ge=0, description="cjieba, rjieba: also cut ~1 line in N with jieba, report agreement (0: off)"
     )
@@ -64,19 +73,23 @@ class TrainParams(Strict):
     (skip-gram plus character n-grams `min_n`..`max_n` hashed into `bucket` rows), the only model those
     three keys apply to."""
 
-    model: Literal["sg", "cbow", "fasttext"] = "sg"
-    hs: Literal[0, 1] = 0
-    vector_size: int = Field(100, ge=1)
-    window: int = Field(5, ge=1)
-    negative: int = Field(5, ge=0)
+    model: Literal["sg", "cbow", "fasttext"] = Field(
+        "sg", description="sg: skip-gram; cbow: continuous bag of words; fasttext: skip-gram + char n-grams"
+    )
+    hs: Literal[0, 1] = Field(0, description="1: hierarchical softmax")
+    vector_size: int = Field(100, ge=1, description="dimensions of each vector")
+    window: int = Field(5, ge=1, description="largest distance between a word and its context words")
+    negative: int = Field(5, ge=0, description="negative samples per word (0: no negative sampling)")
     ns_exponent: float = Field(0.75, ge=-1, le=1, description="negative-sampling table exponent")
-    sample: float = Field(1e-4, ge=0, le=1)
-    epochs: int = Field(5, ge=1)
-    min_count: int = Field(5, ge=1)
-    alpha: float = Field(0.025, gt=0)
-    min_alpha: float = Field(0.0001, ge=0)
-    seed: int = 1
-    workers: int | None = Field(None, ge=1, description="threads; null = os.cpu_count()")
+    sample: float = Field(1e-4, ge=0, le=1, description="down-sampling threshold for frequent words (0: off)")
+    epochs: int = Field(5, ge=1, description="passes over the corpus")
+    min_count: int = Field(5, ge=1, description="words seen fewer times are left out of the vocabulary")
+    alpha: float = Field(0.025, gt=0, description="learning rate at the start")
+    min_alpha: float = Field(0.0001, ge=0, description="learning rate at the end (linear decay)")
+    seed: int = Field(1, description="random seed")
+    workers: int | None = Field(
+        None, ge=1, description="training threads; null = os.cpu_count(); not part of a point's identity"
+    )
     min_n: int | None = Field(
         None, ge=1, description=f"fasttext: shortest char n-gram (null: {FASTTEXT_MIN_N})"
     )
@@ -143,9 +156,13 @@ def _point_error(where: str, err: ValidationError) -> str:
 class Sweep(Strict):
     """Cartesian `grid` over `base`, plus explicit `points`; duplicates are dropped."""
 
-    base: dict[str, Any] = Field(default_factory=dict)
-    grid: dict[str, list[Any]] = Field(default_factory=dict)
-    points: list[dict[str, Any]] = Field(default_factory=list)
+    base: dict[str, Any] = Field(default_factory=dict, description="sweep-point keys shared by every point")
+    grid: dict[str, list[Any]] = Field(
+        default_factory=dict, description="sweep-point key → values; every combination is a point"
+    )
+    points: list[dict[str, Any]] = Field(
+        default_factory=list, description="explicit points, each over `base`, added to the grid's"
+    )
     track_epochs: bool = Field(True, description="loss, quick eval and probe cosines after every epoch")
     probes: tuple[tuple[str, str], ...] = Field(DEFAULT_PROBES, description="word pairs tracked per epoch")
 
@@ -188,13 +205,15 @@ class EvalSets(Strict):
             "ca8_morphological": Path("data/eval/ca8/morphological.txt"),
             "ca8_semantic": Path("data/eval/ca8/semantic.txt"),
             "ca_translated": Path("data/eval/ca8/ca_translated.txt"),
-        }
+        },
+        description="analogy sets, name → file of `: category` lines and `a b c d` questions",
     )
     similarity: dict[str, Path] = Field(
         default_factory=lambda: {
             "wordsim240": Path("data/eval/wordsim/wordsim-240.txt"),
             "wordsim297": Path("data/eval/wordsim/wordsim-297.txt"),
-        }
+        },
+        description="similarity sets, name → file of `word word score` lines",
     )
 
 
@@ -202,14 +221,17 @@ class SyntheticOptions(Strict):
     """A generated corpus instead of a dump (tasks/synthetic/languages.py): languages whose structure is
     known."""
 
-    languages: tuple[Literal["random", "proximity"], ...] = ("random", "proximity")
+    languages: tuple[Literal["random", "proximity"], ...] = Field(
+        ("random", "proximity"),
+        description="random: words drawn independently; proximity: a walk to nearby alphabet words",
+    )
     sentences: int = Field(10000, ge=1, description="sentences per language")
     sentence_length: int = Field(20, ge=2, description="words per sentence")
     vocabulary: int = Field(26, ge=3, le=1_000_000, description="words: aaa … zzz for 26")
     neighbour_window: int = Field(
         3, ge=1, description="proximity: the next word is at most this many alphabet positions away"
     )
-    seed: int = 1
+    seed: int = Field(1, description="random seed of the generator (same seed, same corpus bytes)")
 
     @model_validator(mode="after")
     def _sensible(self) -> SyntheticOptions:
@@ -224,7 +246,9 @@ class SyntheticOptions(Strict):
 
 
 class Pipeline(Strict):
-    description: str = ""
+    description: str = Field(
+        "", description="free text; also the description of its `zhvec serve` deployment"
+    )
     dump: Path | str | None = Field(
         None,
         description="the dump file, or an http(s) URL: downloaded (resumably) into <workspace>/dumps and "
@@ -233,11 +257,11 @@ class Pipeline(Strict):
     synthetic: SyntheticOptions | None = Field(None, description="generate the corpus instead of a dump")
     index: Path | None = Field(None, description="multistream index; found next to the dump when omitted")
     workers: int | None = Field(None, ge=1, description="processes per stage; null = os.cpu_count()")
-    extract: ExtractOptions = ExtractOptions()
-    convert: ConvertOptions = ConvertOptions()
-    segment: SegmentOptions = SegmentOptions()
-    sweep: Sweep = Sweep()
-    evaluate: EvalSets = EvalSets()
+    extract: ExtractOptions = Field(ExtractOptions(), description="what the extract stage keeps")
+    convert: ConvertOptions = Field(ConvertOptions(), description="OpenCC conversion")
+    segment: SegmentOptions = Field(SegmentOptions(), description="word segmentation and token filters")
+    sweep: Sweep = Field(Sweep(), description="the training points and what is tracked per epoch")
+    evaluate: EvalSets = Field(EvalSets(), description="the eval sets every point is scored on")
     schedule: str | None = Field(
         None, description="cron expression (UTC) for `zhvec serve`, e.g. '0 3 * * 1'; null = not scheduled"
     )
@@ -298,15 +322,15 @@ class DaskOptions(Strict):
 
 
 class Settings(Strict):
-    workspace: Path = Path("work")
-    database: Path = Path("work/zhvec.duckdb")
-    reports: Path = Path("reports")
-    default: str = "sample"
+    workspace: Path = Field(Path("work"), description="stage outputs, keyed by inputs, params and code")
+    database: Path = Field(Path("work/zhvec.duckdb"), description="DuckDB file recording every run")
+    reports: Path = Field(Path("reports"), description="HTML reports: index.html and <pipeline>/<run>/")
+    default: str = Field("sample", description="pipeline `zhvec run` runs when none is named")
     task_runner: Literal["local", "dask"] = Field(
         "local", description="local: points one after another; dask: points as tasks on a Dask cluster"
     )
-    dask: DaskOptions = DaskOptions()
-    pipelines: dict[str, Pipeline]
+    dask: DaskOptions = Field(DaskOptions(), description="where `task_runner: dask` sends the points")
+    pipelines: dict[str, Pipeline] = Field(description="name → pipeline")
 
     @model_validator(mode="after")
     def _default_exists(self) -> Settings:

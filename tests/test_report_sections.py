@@ -1,5 +1,5 @@
-"""The report's analysis pieces on small exact inputs: Pareto front, dump dates, projections, the published
-numbers file, and reference runs shown beside a run."""
+"""The report's analysis pieces on small exact inputs: Pareto front, dump dates, projections, and reference
+runs shown beside a run."""
 
 from __future__ import annotations
 
@@ -9,11 +9,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tasks.core.errors import InputError
 from tasks.core.records import Metric, PointResult, StageTiming
 from tasks.report.projection import kl_divergence, pca, tsne
 from tasks.report.render import render_report
-from tasks.report.sections import PUBLISHED, load_published, pareto_front
+from tasks.report.sections import pareto_front
 from tasks.results.store import Store, dump_date
 
 
@@ -63,22 +62,6 @@ def test_tsne_separates_clusters_and_lowers_its_objective() -> None:
     assert kl_divergence(x, y, 15) < 0.5 * kl_divergence(x, rng.normal(size=(120, 2)), 15)
     with pytest.raises(ValueError, match="at most 500 points"):
         tsne(np.zeros((501, 2)))
-
-
-def test_published_scores_file_ships_valid_and_errors_name_the_entry(tmp_path: Path) -> None:
-    assert load_published(PUBLISHED) == []  # nothing verified against its source yet
-    bad = tmp_path / "reference_scores.yaml"
-    bad.write_text("scores:\n  - {source: x, system: y, eval_set: z, method: 3cosadd}\n", encoding="utf-8")
-    with pytest.raises(InputError) as err:
-        load_published(bad)
-    assert str(err.value) == f"{bad}: scores.0.value: Field required"
-    good = tmp_path / "good.yaml"
-    good.write_text(
-        "scores:\n  - {source: 'Paper, Table 2', system: SGNS, eval_set: ca8_semantic, method: 3cosadd, "
-        "value: 0.5}\n",
-        encoding="utf-8",
-    )
-    assert [(p.source, p.value) for p in load_published(good)] == [("Paper, Table 2", 0.5)]
 
 
 def _record(store: Store, pipeline: str, kind: str, label: str, accuracy: float) -> str:

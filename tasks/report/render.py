@@ -421,7 +421,6 @@ def render_report(store: Store, run_id: str, out_dir: Path) -> Path:
         trend_chart=sections.trend_chart(store, run["pipeline"], headlines),
         model=best_model_sections(run, best, vectors_dir),
         references=reference_rows(refs, headlines),
-        published=sections.load_published(),
         artifacts=store.artifacts(run_id),
         artifact_owner=names,
         point_names=list(names.values()),

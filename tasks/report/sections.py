@@ -18,13 +18,10 @@ from typing import Any
 
 import numpy as np
 import plotly.graph_objects as go
-import yaml
 from markupsafe import Markup
 from plotly.colors import qualitative
 from plotly.subplots import make_subplots
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from tasks.core.errors import InputError
 from tasks.report.projection import Matrix, pca, tsne
 from tasks.results.store import Store, headline_column
 from tasks.vectors.evaluate import Vectors, load_vectors
@@ -35,7 +32,6 @@ Row = dict[str, Any]
 ANALOGY_METHOD = "3cosadd"
 TOP_WORDS = 300  # words in the projections: enough to see structure, few enough to read the labels
 NEIGHBOURS = 10
-PUBLISHED = Path(__file__).resolve().parents[2] / "data" / "reference_scores.yaml"
 _PALETTE = qualitative.Plotly
 _CHART_CONFIG = {"displaylogo": False, "responsive": True}
 
@@ -416,40 +412,6 @@ def trend_chart(store: Store, pipeline: str, headlines: Sequence[tuple[str, str]
 
 
 # -- references -----------------------------------------------------------------------------------
-
-
-class PublishedScore(BaseModel):
-    """One published number, copied exactly from its source."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    source: str = Field(description="citation down to the table, e.g. 'Li et al. 2018 (ACL), Table 4'")
-    url: str = ""
-    system: str = Field(description="what was trained: method, corpus, dimensions")
-    eval_set: str
-    method: str
-    value: float = Field(description="accuracy as a fraction, or the correlation, as published")
-
-
-class PublishedScores(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    scores: list[PublishedScore] = Field(default_factory=list)
-
-
-def load_published(path: Path = PUBLISHED) -> list[PublishedScore]:
-    """Published reference numbers; a malformed file is one error line naming the file and the entry."""
-    if not path.is_file():
-        return []
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-        return PublishedScores.model_validate(raw).scores
-    except yaml.YAMLError as exc:
-        raise InputError(f"{path}: not valid YAML ({exc})") from None
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"])
-        raise InputError(f"{path}: {where}: {first['msg']}") from None
 
 
 def reference_points(store: Store, dump_sha256: str) -> list[Row]:
