@@ -2,7 +2,7 @@
 flow stored in DuckDB (stage_timings, points, metrics), and the projection to the full zhwiki dump.
 
 Every figure here is derived from stored rows, so the report and `zhvec bench` show the same numbers and
-the README's queries reproduce them."""
+a query on those tables reproduces them."""
 
 from __future__ import annotations
 

@@ -4,7 +4,7 @@ Analogies follow the CA8 authors' rules by default (`rules="ca8"`, as in their `
 reproduce gensim's `KeyedVectors.evaluate_word_analogies` (`rules="gensim"`) so numbers can be compared
 with either. All questions of all files are answered in one walk over the vocabulary in chunks: one BLAS
 product per chunk for the distinct input words, then per question only the chunks its score bound does
-not rule out (`_Chunked`). Memory stays bounded by the chunk size; README "Evaluation" has the timings.
+not rule out (`_Chunked`). Memory stays bounded by the chunk size; `python -m benchmarks.evaluate` times it.
 """
 
 from __future__ import annotations
