@@ -1,1 +1,1 @@
-"""Benchmarks: ratios measured within one run (ours vs a baseline, same input, same cores)."""
+"""Benchmarks: ratios measured within one run (zhvec vs a baseline, same input, same cores)."""

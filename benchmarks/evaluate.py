@@ -4,7 +4,7 @@
   default eval sets at shuffled ranks, built in memory; times `evaluate_all` on CA8 morphological + semantic
   + CA_translated (3CosAdd and 3CosMul, `ca8` rules) + wordsim-240/297, with its peak RSS.
 - gensim: a `--gensim-words` × `--dim` model (default 300,000 × 300); for each analogy file, gensim's
-  `KeyedVectors.evaluate_word_analogies` against our `rules="gensim"` on the same model and file, in the
+  `KeyedVectors.evaluate_word_analogies` against zhvec's `rules="gensim"` on the same model and file, in the
   same process on the same cores: both times, their ratio, and whether every count agrees.
 
 Each part runs in a fresh interpreter, so each peak RSS is its own.
@@ -92,7 +92,7 @@ def suite(n_words: int, dim: int) -> dict[str, Any]:
 
 
 def _gensim_counts(sections: list[dict[str, Any]]) -> dict[str, tuple[int, int]]:
-    """(seen, correct) per category from gensim's sections; its `Total accuracy` is our `all`."""
+    """(seen, correct) per category from gensim's sections; its `Total accuracy` is zhvec's `all`."""
     return {
         ("all" if s["section"] == "Total accuracy" else s["section"]): (
             len(s["correct"]) + len(s["incorrect"]),
@@ -103,7 +103,7 @@ def _gensim_counts(sections: list[dict[str, Any]]) -> dict[str, tuple[int, int]]
 
 
 def gensim_rules(n_words: int, dim: int, names: list[str]) -> dict[str, Any]:
-    """Per analogy file: gensim's evaluate_word_analogies vs ours with rules='gensim', same model."""
+    """Per analogy file: gensim's evaluate_word_analogies vs zhvec's with rules='gensim', same model."""
     from gensim.models import KeyedVectors
 
     from tasks.vectors.evaluate import evaluate_analogy_sets, load_analogies, vectors_from

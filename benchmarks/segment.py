@@ -2,15 +2,15 @@
 
 Builds ~8 MB of real text (CCTV news transcripts and zhwiki-derived paragraphs, interleaved) and the first
 16 MB of the same stream (twice the text, not a copy) in a temp dir, then measures:
-- conversion: OpenCC alone on the stage's 4 MB blocks, the tutorial's per-line OpenCC loop, and our convert
+- conversion: OpenCC alone on the stage's 4 MB blocks, the tutorial's per-line OpenCC loop, and the convert
   stage on 1 worker (in-process) and on N workers over a larger input and twice that (MB/s per core, and
   from the two sizes the marginal rate per core and the fixed start-up);
 - segmentation: the tutorial's single-process `jieba.cut` loop (as in naive_pipeline.py) on the 8 MB, N
   copies of that loop at once, each on 1/N of the 8 MB (what N cores give jieba's code), and
-  our engines jieba, rjieba and the default (with and without its per-run jieba check) on N workers on the
+  zhvec's engines jieba, rjieba and the default (with and without its per-run jieba check) on N workers on the
   8 MB and the 16 MB, interleaved `--repeat` times, best time of each: speed-ups over the loop on the same
   text, each run's marginal rate and fixed start-up cost (from the two sizes), and its peak RSS at both sizes.
-Each segmentation runs in a fresh interpreter (ours through `zhvec segment --json`) and reports the time and
+Each segmentation runs in a fresh interpreter (zhvec via `zhvec segment --json`) and reports the time and
 peak RSS (its process and workers) it measured itself.
 
     python -m benchmarks.segment [--mb 8] [--workers 2] [--convert-mb 128] [--repeat 3] [--json]
@@ -236,7 +236,7 @@ def loops_at_once(parts: list[Path], tmp: Path) -> float:
     )
 
 
-RUNS = {  # what each of our runs adds to `zhvec segment TEXT -o OUT --workers N --json`
+RUNS = {  # what each zhvec run adds to `zhvec segment TEXT -o OUT --workers N --json`
     "jieba": ["--engine", "jieba"],
     "rjieba": ["--engine", "rjieba"],
     "default": [],
@@ -251,9 +251,9 @@ def _ours(text: Path, out: Path, workers: int, extra: list[str]) -> dict[str, An
 
 
 def bench_segment(text: Path, text2x: Path, workers: int, repeat: int, tmp: Path) -> dict[str, Any]:
-    """The loop on `text` and our runs on `text` and `text2x`, interleaved `repeat` times; the best wall time
+    """The loop on `text` and zhvec's on `text` and `text2x`, interleaved `repeat` times; the best wall time
     of each counts, so a burst of load from another process on the machine does not decide a ratio; each
-    round's own ratios (the loop against our runs right after it) show how far the machine's speed drifts.
+    round's own ratios (the loop against zhvec's runs right after it) show how far the machine's speed drifts.
     From the two sizes: each run's marginal rate (extra MB / extra s) and its fixed start-up cost. Each
     round also runs `workers` loops at once, each on its share of `text` (`loops_at_once`): the speed-up
     the machine's cores allow jieba's own code, against which engine jieba's is shown."""

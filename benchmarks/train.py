@@ -1,8 +1,8 @@
-"""Training throughput: gensim's `corpus_file` path (ours) against the original word2vec.c, same corpus file,
-same params, same threads, one run; plus gensim with our per-epoch tracking on, to show what tracking costs.
+"""Training throughput: gensim's `corpus_file` path (zhvec) against the original word2vec.c, same corpus file,
+same params, same threads, one run; plus gensim with the per-epoch tracking on, to show what tracking costs.
 
 The corpus is the first `--mb` MB of real text (CCTV news transcripts and zhwiki-derived paragraphs,
-interleaved, as in benchmarks/segment.py) cut by our segment stage, cached under `work/bench/` so later runs
+interleaved, as in benchmarks/segment.py) cut by the segment stage, cached under `work/bench/` so later runs
 skip it. word2vec.c is the `word2vec` binary that `pip install word2vec` builds into the venv. Each trainer
 runs in this process's children or threads only, one at a time; words/s = corpus words × epochs / wall s.
 
@@ -54,7 +54,7 @@ def word2vec_c(corpus: Path, model: str, threads: int, epochs: int, out: Path) -
 
 
 def gensim(corpus: Path, model: str, threads: int, epochs: int, out: Path, tracking: bool) -> dict[str, Any]:
-    """Our train stage (vocab build, training, saving all three formats) timed as a whole and split."""
+    """zhvec's train stage (vocab build, training, saving all three formats) timed as a whole and split."""
     from tasks.config import TrainParams
     from tasks.vectors.train import TrainTracking, train_word2vec
 

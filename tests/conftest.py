@@ -1,4 +1,4 @@
-"""Shared fixtures. The Prefect test server starts once per session, and only for tests that ask for it."""
+"""Shared fixtures. The Prefect test server starts once per test run, and only for tests that ask for it."""
 
 from __future__ import annotations
 

@@ -79,7 +79,7 @@ def test_two_zhvec_runs_on_one_workspace(prefect_server: None, tmp_path: Path) -
     config = tmp_path / "pipelines.yaml"
     text = CONFIG.format(root=tmp_path, dump=TINY_DUMP, eval=EVAL_DIR)
     config.write_text(text, encoding="utf-8")
-    env = {**os.environ, "PREFECT_API_URL": str(PREFECT_API_URL.value())}  # the session's test server
+    env = {**os.environ, "PREFECT_API_URL": str(PREFECT_API_URL.value())}  # the test run's Prefect server
     cmd = [sys.executable, "-m", "flows.cli", "run", "--config", str(config), "tiny"]
     first = subprocess.Popen(
         cmd, env=env, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True

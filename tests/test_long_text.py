@@ -61,7 +61,7 @@ def test_a_50_mb_paragraph_is_handled_in_bounded_memory(tmp_path: Path, paragrap
         check=True,
     )
     report = json.loads(done.stdout)
-    # Held whole, the line, its tokens and its corpus line took 1.8 GB here (the process and its two
+    # Held whole, the line, its tokens and its corpus line took 1.8 GB in this test (the process and its two
     # workers); cut into pieces, 240 MB.
     assert report["peak"] < 700 << 20
     # the same text as lines of ordinary length, converted and segmented whole: what the output must be

@@ -33,6 +33,6 @@ def test_counts_children_started_inside_and_ignores_older_ones() -> None:
         child.join()
     older_release.set()
     older.join()
-    assert quiet.peak_rss_bytes < own + (100 << 20)  # the 300 MB child started before the block is not ours
+    assert quiet.peak_rss_bytes < own + (100 << 20)  # the 300 MB child from before the block is not counted
     assert busy.peak_rss_bytes > quiet.peak_rss_bytes + (150 << 20)
     assert busy.wall_s >= 0.3 and busy.cpu_s > 0

@@ -140,7 +140,7 @@ def test_failing_point_is_retried_once_then_recorded(local_run: tuple[Path, str]
     root, run_id = local_run
     with get_client(sync_client=True) as client:
         runs = [r for r in client.read_task_runs() if r.name == "point-cbow-w5"]
-    # other tests on the session's server may pass a point of the same name; every failed one ran twice
+    # other tests on the test run's server may pass a point of the same name; every failed one ran twice
     failed_runs = [r for r in runs if r.state_type is not None and r.state_type.value == "FAILED"]
     assert failed_runs and all(r.run_count == 2 for r in failed_runs)
     with Store(root / "work" / "zhvec.duckdb", read_only=True) as store:
@@ -154,7 +154,7 @@ def test_sigkill_mid_sweep_then_rerun_trains_only_missing_points(
     from prefect.settings import PREFECT_API_URL
 
     config = write_config(tmp_path)
-    env = {**os.environ, "PREFECT_API_URL": str(PREFECT_API_URL.value())}  # the session's test server
+    env = {**os.environ, "PREFECT_API_URL": str(PREFECT_API_URL.value())}  # the test run's Prefect server
     cmd = [sys.executable, "-m", "flows.cli", "run", "--config", str(config), "tiny"]
     proc = subprocess.Popen(cmd, env=env, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 120

@@ -114,7 +114,7 @@ class TrainStats:
 
 
 def gensim_kwargs(params: TrainParams) -> dict[str, object]:
-    """Map our sweep point to gensim's argument names (word2vec.c's `-cbow 0` is gensim's `sg=1`);
+    """Map a zhvec sweep point to gensim's argument names (word2vec.c's `-cbow 0` is gensim's `sg=1`);
     fasttext trains skip-gram, fastText's own default for unsupervised vectors."""
     ngrams: dict[str, object] = {}
     if params.model == "fasttext":
