@@ -28,7 +28,7 @@ from tasks.config import Settings, TrainParams
 START = "<!-- config-reference:start -->"
 END = "<!-- config-reference:end -->"
 COMMAND = "python -m tasks.config_reference"
-POINT_PLACE = "a sweep point: the keys of `sweep.base`, `sweep.points` and `sweep.grid`"
+POINT_PLACE = "a sweep point, the keys of `sweep.base`, `sweep.points` and `sweep.grid`"
 
 
 def _models_in(annotation: Any) -> Iterator[tuple[type[BaseModel], str]]:
