@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from tasks.bench import history
+from tests.configs import EVAL_DIR, OUTPUTS, TINY_DUMP
 
 ROOT = Path(__file__).resolve().parents[1]
 COMMITTED = ROOT / "reports" / "benchmarks" / "history.jsonl"
@@ -127,3 +128,36 @@ def test_render_check_fails_naming_a_stale_readme(tmp_path: Path, capsys: pytest
     (tmp_path / "history.jsonl").write_text("oops\n", encoding="utf-8")
     assert history.main(["render", "--history", str(path)]) == 2
     assert f"{path}:1: not JSON" in capsys.readouterr().err
+
+
+BENCH_CONFIG = (
+    OUTPUTS
+    + """default: bench
+pipelines:
+  bench:
+    dump: {dump}
+    sweep: {{base: {{vector_size: 100, window: 5, negative: 5, sample: 1.0e-4, min_count: 5, epochs: 5}}}}
+    evaluate:
+      analogy: {{ca_translated: {eval}/ca8/ca_translated.txt}}
+      similarity: {{}}
+"""
+)
+
+
+def test_zhvec_bench_appends_its_summary_to_the_reports_folder_history(
+    prefect_server: None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from flows.cli import main
+
+    monkeypatch.delenv(history.ENV, raising=False)
+    config = tmp_path / "pipelines.yaml"
+    config.write_text(BENCH_CONFIG.format(root=tmp_path, dump=TINY_DUMP, eval=EVAL_DIR), encoding="utf-8")
+    assert main(["bench", str(TINY_DUMP), "--config", str(config), "--systems", "--json"]) == 0
+    summary = json.loads(capsys.readouterr().out.splitlines()[-1])
+    path = tmp_path / "reports" / "benchmarks" / "history.jsonl"
+    (record,) = history.load(path)
+    assert record["benchmark"] == "bench"
+    assert record["figures"] == history.flatten(summary)
+    assert record["figures"]["run_id"] == summary["run_id"]
+    assert "models.sg.systems.zhvec.preprocess_s" in record["figures"]
+    assert (path.parent / "README.md").read_text(encoding="utf-8") == history.render([record])
