@@ -7,10 +7,12 @@
   `KeyedVectors.evaluate_word_analogies` against zhvec's `rules="gensim"` on the same model and file, in the
   same process on the same cores: both times, their ratio, and whether every count agrees.
 
-Each part runs in a fresh interpreter, so each peak RSS is its own.
+Each part runs in a fresh interpreter, so each peak RSS is its own. Each run is appended to
+reports/benchmarks/history.jsonl (and the README beside it regenerated) unless `--no-history`.
 
     python -m benchmarks.evaluate [--words 1000000] [--gensim-words 300000] [--dim 300]
                                   [--gensim-sets ca8_semantic ...] [--only suite|gensim] [--json]
+                                  [--no-history]
 """
 
 from __future__ import annotations
@@ -151,9 +153,18 @@ def gensim_rules(n_words: int, dim: int, names: list[str]) -> dict[str, Any]:
     }
 
 
+def figures(results: dict[str, Any]) -> dict[str, Any]:
+    """The run's figures for the history: the gensim part's files by set name rather than as a list."""
+    out = dict(results)
+    if "gensim" in out:
+        files = {f["set"]: {k: v for k, v in f.items() if k != "set"} for f in out["gensim"]["files"]}
+        out["gensim"] = {**out["gensim"], "files": files}
+    return out
+
+
 def _fresh(part: str, args: argparse.Namespace) -> dict[str, Any]:
     """Run one part in a new interpreter so its peak RSS is not inflated by the other's."""
-    argv = [sys.executable, "-m", "benchmarks.evaluate", "--only", part, "--json"]
+    argv = [sys.executable, "-m", "benchmarks.evaluate", "--only", part, "--json", "--no-history"]
     argv += ["--words", str(args.words), "--gensim-words", str(args.gensim_words), "--dim", str(args.dim)]
     argv += ["--gensim-sets", *args.gensim_sets]
     proc = subprocess.run(argv, capture_output=True, text=True, check=True, cwd=ROOT)
@@ -176,6 +187,9 @@ def main() -> None:
     )
     parser.add_argument("--only", choices=["suite", "gensim"], help="run one part in this process")
     parser.add_argument("--json", action="store_true")
+    parser.add_argument(
+        "--no-history", action="store_true", help="do not append this run to reports/benchmarks/history.jsonl"
+    )
     args = parser.parse_args()
 
     if args.only == "suite":
@@ -185,6 +199,10 @@ def main() -> None:
     else:
         results = {part: _fresh(part, args) for part in ("suite", "gensim")}
     results["load_avg_1min"] = round(os.getloadavg()[0], 2)
+    if not args.no_history:
+        from tasks.bench import history
+
+        history.append("evaluate", figures(results), ROOT / "reports")
     if args.json:
         print(json.dumps(results))
         return

@@ -11,10 +11,11 @@ peak RSS of its process tree sampled every 50 ms:
 - `zhvec extract` with `--workers <cores>` into an empty folder, on the dump and on the 2× dump.
 Prints seconds, MB/s of bz2 input, and the ratios: speed-up over WikiCorpus, throughput as a share of lbzip2's
 and bzip2's, and peak RSS on the 2× dump over the 1× dump. Also the cleaner's own speed on the five real
-zhwiki pages in tests/fixtures/wikitext.
+zhwiki pages in tests/fixtures/wikitext. Each run is appended to reports/benchmarks/history.jsonl (and
+the README beside it regenerated) unless `--no-history`.
 
     python -m benchmarks.extract [--mb 280] [--workers N] [--cache work/bench] [--repeat 1]
-                                 [--layouts multistream single] [--no-wikicorpus] [--json]
+                                 [--layouts multistream single] [--no-wikicorpus] [--json] [--no-history]
 """
 
 from __future__ import annotations
@@ -32,6 +33,8 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 import psutil
+
+from tasks.bench import history
 
 ROOT = Path(__file__).resolve().parents[1]
 MB = 1e6
@@ -196,6 +199,15 @@ def cleaner_speed(target_chars: int = 20_000_000) -> dict[str, Any]:
     }
 
 
+def figures(result: dict[str, Any]) -> dict[str, Any]:
+    """The run's figures for the history: per layout and the cleaner's, without the dumps' paths."""
+    layouts = {
+        layout: {key: value for key, value in r.items() if key not in ("dump", "double_dump")}
+        for layout, r in result["layouts"].items()
+    }
+    return {**layouts, "cleaner": result["cleaner"]}
+
+
 def _print(result: dict[str, Any]) -> None:
     for layout, r in result["layouts"].items():
         print(
@@ -227,6 +239,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--layouts", nargs="+", choices=sorted(LAYOUTS), default=["multistream", "single"])
     parser.add_argument("--no-wikicorpus", action="store_true", help="skip the (slow) gensim baseline")
     parser.add_argument("--json", action="store_true")
+    parser.add_argument(
+        "--no-history", action="store_true", help="do not append this run to reports/benchmarks/history.jsonl"
+    )
     args = parser.parse_args(argv)
     for mb in (args.mb, 2 * args.mb):
         ensure_dumps(args.cache, mb)
@@ -238,6 +253,8 @@ def main(argv: list[str] | None = None) -> int:
                 dump, double, args.workers, args.repeat, not args.no_wikicorpus, Path(scratch)
             )
     result["cleaner"] = cleaner_speed()
+    if not args.no_history:
+        history.append("extract", figures(result), ROOT / "reports")
     if args.json:
         print(json.dumps(result, ensure_ascii=False))
     else:

@@ -11,9 +11,11 @@ Builds ~8 MB of real text (CCTV news transcripts and zhwiki-derived paragraphs, 
   8 MB and the 16 MB, interleaved `--repeat` times, best time of each: speed-ups over the loop on the same
   text, each run's marginal rate and fixed start-up cost (from the two sizes), and its peak RSS at both sizes.
 Each segmentation runs in a fresh interpreter (zhvec via `zhvec segment --json`) and reports the time and
-peak RSS (its process and workers) it measured itself.
+peak RSS (its process and workers) it measured itself. Each run is appended to
+reports/benchmarks/history.jsonl (and the README beside it regenerated) unless `--no-history`.
 
     python -m benchmarks.segment [--mb 8] [--workers 2] [--convert-mb 128] [--repeat 3] [--json]
+                                 [--no-history]
 
 Heavy modules are imported inside the functions: spawned workers re-import this module as their main.
 """
@@ -34,7 +36,10 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-CORPORA = Path("/work/shared/data/corpora")
+from benchmarks.dumpgen import DEFAULT_CORPORA
+
+ROOT = Path(__file__).resolve().parents[1]
+CORPORA = DEFAULT_CORPORA
 NEWS = CORPORA / "xwlb_cctv_news_2012-2026.jsonl.xz"
 WIKI_JSONL = (
     CORPORA / "zhwiki_paragraphs_DRCD_cmrc2018.jsonl",
@@ -397,6 +402,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--convert-mb", type=float, default=128.0, help="MB for the multi-worker conversion")
     parser.add_argument("--repeat", type=int, default=3, help="interleaved rounds; the best time counts")
     parser.add_argument("--json", action="store_true")
+    parser.add_argument(
+        "--no-history", action="store_true", help="do not append this run to reports/benchmarks/history.jsonl"
+    )
     parser.add_argument("--loop", nargs=2, metavar=("TEXT_DIR", "OUT"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.loop:  # the baseline alone, in this fresh process (see bench_segment)
@@ -409,6 +417,10 @@ def main(argv: list[str] | None = None) -> None:
         started = time.perf_counter()
         result = run(args.mb, args.workers, args.convert_mb, args.repeat, Path(tmp))
         result["benchmark_s"] = round(time.perf_counter() - started, 1)
+    if not args.no_history:
+        from tasks.bench import history
+
+        history.append("segment", result, ROOT / "reports")
     print(json.dumps(result, ensure_ascii=False) if args.json else table(result))
 
 

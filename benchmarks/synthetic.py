@@ -4,9 +4,10 @@ Each repeat runs the real command in a fresh process on a fresh workspace (nothi
 `synthetic` pipeline of the repo's pipelines.yaml, so the time includes Prefect's temporary server. Prints
 per repeat: the command's wall seconds, its share of the 60 s budget, the flow's own seconds (the run's
 start to finish in DuckDB), and Spearman ρ per language; plus the 1-minute load average, since other jobs
-share the cores.
+share the cores. Each run is appended to reports/benchmarks/history.jsonl (and the README beside it
+regenerated) unless `--no-history`.
 
-    python -m benchmarks.synthetic [--repeat 2] [--json]
+    python -m benchmarks.synthetic [--repeat 2] [--json] [--no-history]
 """
 
 from __future__ import annotations
@@ -79,8 +80,15 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--repeat", type=int, default=2)
     parser.add_argument("--json", action="store_true")
+    parser.add_argument(
+        "--no-history", action="store_true", help="do not append this run to reports/benchmarks/history.jsonl"
+    )
     args = parser.parse_args(argv)
     results = [run_once() for _ in range(args.repeat)]
+    if not args.no_history:
+        from tasks.bench import history
+
+        history.append("synthetic", {"budget_s": BUDGET_S, "runs": results}, ROOT / "reports")
     if args.json:
         print(json.dumps({"budget_s": BUDGET_S, "runs": results}))
         return 0

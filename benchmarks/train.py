@@ -5,8 +5,10 @@ The corpus is the first `--mb` MB of real text (CCTV news transcripts and zhwiki
 interleaved, as in benchmarks/segment.py) cut by the segment stage, cached under `work/bench/` so later runs
 skip it. word2vec.c is the `word2vec` binary that `pip install word2vec` builds into the venv. Each trainer
 runs in this process's children or threads only, one at a time; words/s = corpus words × epochs / wall s.
+Each run is appended to reports/benchmarks/history.jsonl (and the README beside it regenerated) unless
+`--no-history`.
 
-    python -m benchmarks.train [--mb 64] [--threads 2] [--epochs 1] [--json]
+    python -m benchmarks.train [--mb 64] [--threads 2] [--epochs 1] [--json] [--no-history]
 """
 
 from __future__ import annotations
@@ -76,6 +78,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--epochs", type=int, default=1)
     parser.add_argument("--json", action="store_true")
+    parser.add_argument(
+        "--no-history", action="store_true", help="do not append this run to reports/benchmarks/history.jsonl"
+    )
     args = parser.parse_args(argv)
     corpus = corpus_file(args.mb, args.threads)
     results: dict[str, Any] = {"corpus": str(corpus), "threads": args.threads, "epochs": args.epochs}
@@ -98,6 +103,11 @@ def main(argv: list[str] | None = None) -> int:
                 "gensim_vs_c": round(c_s / plain["seconds"], 2),
                 "gensim_tracked_vs_c": round(c_s / tracked["seconds"], 2),
             }
+    if not args.no_history:
+        from tasks.bench import history
+
+        figures = {key: value for key, value in results.items() if key != "corpus"}  # a path
+        history.append("train", figures, REPO / "reports")
     if args.json:
         print(json.dumps(results))
         return 0

@@ -82,6 +82,7 @@ def cmd_bench(args: argparse.Namespace) -> None:
     settings = load_settings(config)
     name, pipeline = settings.pipeline(args.pipeline)
     from flows.bench import check_bench_points, run_bench
+    from tasks.bench import history
     from tasks.bench.figures import format_comparison
 
     check_bench_points(name, pipeline)
@@ -89,6 +90,7 @@ def cmd_bench(args: argparse.Namespace) -> None:
     systems = tuple(args.systems)
     with workspace_lock(settings.workspace, name):  # the bench writes stages and results too
         summary = run_bench(pipeline=name, config_path=str(config.resolve()), dump=args.dump, systems=systems)
+    history.append("bench", summary, settings.reports)
     if args.json:
         print(json.dumps(summary, ensure_ascii=False))
         return
