@@ -3,8 +3,9 @@ SHELL := /bin/bash
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
-# A change to any of these reinstalls zhvec, which recompiles its C modules (cleaner and cut).
-BUILD_INPUTS := pyproject.toml requirements.lock setup.py tasks/dump/_prose.c tasks/text/_cut.c
+# A change to any of these reinstalls zhvec, which recompiles its C modules (page scanner, cleaner, cut).
+BUILD_INPUTS := pyproject.toml requirements.lock setup.py tasks/dump/_pages.c tasks/dump/_wikitext.c \
+	tasks/dump/_text.h tasks/text/_cut.c
 STAMP := $(VENV)/.installed-$(shell cat $(BUILD_INPUTS) | sha1sum | cut -c1-12)
 export PREFECT_SERVER_ANALYTICS_ENABLED ?= false
 

@@ -19,7 +19,6 @@ from tasks.core.records import Metric, StageTiming
 from tasks.core.workspace import StageDir, code_version, file_sha256, stage_key, write_json_atomic
 from tasks.dump import extract as extract_mod
 from tasks.dump import fetch as fetch_mod
-from tasks.dump import wikitext as wikitext_mod
 from tasks.synthetic import languages as synthetic_mod
 from tasks.text import convert as convert_mod
 from tasks.text import dicts as dicts_mod
@@ -109,7 +108,7 @@ def extract(
         }
         return asdict(stats), io
 
-    code = code_version(extract_mod, wikitext_mod, wikitext_mod.COMPILED_SOURCE)
+    code = code_version(*extract_mod.code_sources())
     return run_stage(root, "extract", [dump_sha256], _jsonable(options), code, body, resume=True)
 
 

@@ -16,7 +16,9 @@ import pytest
 
 from benchmarks.dumpgen import FOOTER, HEADER, DumpPage, page_xml, write_dump
 from tasks.config import ExtractOptions
-from tasks.dump.extract import ExtractError, ExtractStats, Page, _chunks, extract_dump, find_index
+from tasks.dump.errors import ExtractError
+from tasks.dump.extract import ExtractStats, _chunks, extract_dump, find_index
+from tasks.dump.pages import Page
 
 REPO = Path(__file__).resolve().parents[1]
 FIXTURES = REPO / "tests" / "fixtures"
@@ -387,7 +389,7 @@ def test_both_multistream_decoders_give_the_same_text_and_name_a_bad_stream(
     if decoder == "lbzip2" and shutil.which("lbzip2") is None:
         pytest.skip("lbzip2 is not installed (apt-get install lbzip2)")
     if decoder == "indexed_bzip2":  # what a machine without lbzip2 uses
-        monkeypatch.setattr("tasks.dump.extract.shutil.which", lambda _name: None)
+        monkeypatch.setattr("tasks.dump.decode.shutil.which", lambda _name: None)
     stats = extract_dump(TINY_MULTI, tmp_path / "clean", options=KEEP_ALL, workers=1, chunk_bytes=1)
     assert _text(tmp_path / "clean", stats) == _prose(_tiny_pages())
     offsets = _stream_offsets()

@@ -1,19 +1,22 @@
-"""The compiled page scanner (`_prose.pages`, behind `extract._pages`) against the Python reference
-(`extract.python_pages`): the same pages, field for field and type for type, or the same error, on the real
+"""The compiled page scanner (`tasks/dump/_pages.c`, behind `pages.pages`) against the Python reference
+(`pages.python_pages`): the same pages, field for field and type for type, or the same error, on the real
 dumps and on thousands of generated pieces (odd spacing and heads, redirects, history dumps, empty and
-unclosed texts, references, controls and bytes that are not UTF-8, garbage around and between pages)."""
+unclosed texts, references, controls and bytes that are not UTF-8, garbage around and between pages); and
+its cleaning of a <text> element's text (`xml_text`) against a regex reference."""
 
 from __future__ import annotations
 
 import bz2
 import random
+import re
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
 import pytest
 
-from tasks.dump import _prose
-from tasks.dump.extract import ExtractError, Page, Where, _page_aligned, _pages, python_pages
+from tasks.dump import _pages
+from tasks.dump.errors import ExtractError
+from tasks.dump.pages import Page, Where, page_aligned, pages, python_pages
 
 REPO = Path(__file__).resolve().parents[1]
 DUMPS = [
@@ -38,7 +41,7 @@ def _outcome(
 
 
 def _assert_same(xml: bytes, last: bool, offset: int = 0, after: Where = "before the first page") -> object:
-    compiled = _outcome(_pages, xml, last, offset, after)
+    compiled = _outcome(pages, xml, last, offset, after)
     assert compiled == _outcome(python_pages, xml, last, offset, after), (xml, last)
     return compiled
 
@@ -58,7 +61,7 @@ def test_real_dumps_give_the_reference_pages(dump: Path) -> None:
         size = rng.randint(1000, 100_000)
         blocks = [body[i : i + size] for i in range(0, len(body), size)]
         offset, after = 0, "before the first page"
-        for piece, final in _page_aligned(blocks):
+        for piece, final in page_aligned(blocks):
             _assert_same(piece, final, offset, after)
             offset += len(piece)
     for _ in range(50):  # and cut anywhere
@@ -189,4 +192,35 @@ def test_numbers_too_long_for_python_fail_alike() -> None:
 
 def test_only_a_tuple_type_makes_pages() -> None:
     with pytest.raises(TypeError, match="wants a tuple type"):
-        _prose.pages(b"", False, dict)  # type: ignore[type-var]
+        _pages.pages(b"", False, dict)  # type: ignore[type-var]
+
+
+_XML_REF = re.compile(r"&(?:lt|gt|amp|quot|apos|#x([0-9a-fA-F]+)|#([0-9]+));")
+_NOT_TEXT = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff\ufffd\ufffe\uffff]")
+
+
+def _reference_xml_text(text: str) -> tuple[str, int]:
+    def char(ref: re.Match[str]) -> str:
+        named = {"&lt;": "<", "&gt;": ">", "&amp;": "&", "&quot;": '"', "&apos;": "'"}.get(ref[0])
+        number = int(ref[1], 16) if ref[1] else int(ref[2]) if ref[2] else 0
+        return named or (chr(number) if number <= 0x10FFFF else "\ufffd")
+
+    unescaped = _XML_REF.sub(char, text)
+    cleaned = _NOT_TEXT.sub("", unescaped)
+    return cleaned, len(unescaped) - len(cleaned)
+
+
+def test_xml_text_resolves_references_and_drops_what_is_not_text() -> None:
+    text = "a &lt;ref&gt; &amp;amp; &#20013;&#x6587; &#1;&#xD800;&#x110000;&#99999999999999;"
+    assert _pages.xml_text(text) == ("a <ref> &amp; 中文 ", 4)
+    assert _pages.xml_text("&#x; &#xg; &#; &ltx; &amp &") == ("&#x; &#xg; &#; &ltx; &amp &", 0)
+    clean = "中文\ttext\n"
+    text, removed = _pages.xml_text(clean)
+    assert (text, removed) == (clean, 0) and text is clean
+    rng = random.Random(7)
+    pieces = ["&", "#", "x", ";", "lt", "gt", "amp", "quot", "apos", "1", "9", "a", "F", "g", "中", "\x00"]
+    pieces += ["\x85", "\ufffd", "\uffff", "\x7f", "\t", "\n", "\r", "&#x", "&#", "10FFFF", "110000"]
+    pieces += ["D800", "é"]
+    for _ in range(20000):
+        text = "".join(rng.choice(pieces) for _ in range(rng.randint(0, 30)))
+        assert _pages.xml_text(text) == _reference_xml_text(text), repr(text)

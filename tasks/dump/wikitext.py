@@ -17,6 +17,9 @@ Word vectors only need running text, so this is a reading, not a renderer. Choic
   hidden, title and rule-only forms show nothing.
 * Broken markup degrades locally: an unclosed ``{{``, ``[[`` or ``{|`` loses its marker and its text stays;
   stray closers are dropped. The scanner is a single left-to-right pass, so time is linear in the page.
+
+The compiled cleaner `tasks/dump/_wikitext.c` does the work; `python_prose` here is the reference it must
+equal.
 """
 
 from __future__ import annotations
@@ -28,9 +31,10 @@ from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 
-from tasks.dump import _prose
+from tasks.dump import _wikitext
 
-COMPILED_SOURCE = Path(__file__).with_name("_prose.c")  # part of the code identity of extracted text
+# The compiled cleaner's source: part of the code identity of extracted text.
+COMPILED_SOURCES = (Path(__file__).with_name("_wikitext.c"), Path(__file__).with_name("_text.h"))
 
 _DROPPED_ELEMENTS = (
     "ref|references|math|chem|ce|gallery|score|syntaxhighlight|source|pre|timeline|graph|mapframe|maplink"
@@ -128,10 +132,10 @@ def to_prose(wikitext: str) -> list[str]:
 def prose_text(wikitext: str) -> str:
     """`to_prose`'s lines, each ended by a line break: what a shard holds.
 
-    The compiled cleaner (`tasks/dump/_prose.c`, the same passes) does the work; it leaves the rare page it
+    The compiled cleaner (`tasks/dump/_wikitext.c`, the same passes) does the work; it leaves the rare page it
     cannot clean exactly as this module would to `python_prose`.
     """
-    text = _prose.prose_text(wikitext)
+    text = _wikitext.prose_text(wikitext)
     return "".join(line + "\n" for line in python_prose(wikitext)) if text is None else text
 
 
@@ -405,4 +409,4 @@ def _fenced(render: Callable[[str], str]) -> Callable[[re.Match[str]], str]:
 
 
 _FENCED_RENDER = {kind: _fenced(render) for kind, render in _RENDER.items()}
-_prose.bind(_render_template, _render_conversion, html.unescape)
+_wikitext.bind(_render_template, _render_conversion, html.unescape)

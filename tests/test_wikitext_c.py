@@ -1,4 +1,4 @@
-"""The compiled cleaner (`tasks/dump/_prose.c`) against the Python reference (`wikitext.python_prose`): the
+"""The compiled cleaner (`tasks/dump/_wikitext.c`) against the Python reference (`wikitext.python_prose`): the
 same lines on real pages and on mangled ones built to hit every branch (unclosed, stray and nested markup,
 variant rules, odd whitespace, the characters it leaves to Python)."""
 
@@ -6,12 +6,11 @@ from __future__ import annotations
 
 import bz2
 import random
-import re
 from pathlib import Path
 
 import pytest
 
-from tasks.dump import _prose
+from tasks.dump import _wikitext
 from tasks.dump.wikitext import python_prose, to_prose
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
@@ -112,7 +111,7 @@ def _real_pages() -> list[str]:
 
 def _assert_same(text: str, where: str = "") -> None:
     """The compiled cleaner gives the reference's lines, or leaves a page to it only for a reason."""
-    compiled = _prose.prose_text(text)
+    compiled = _wikitext.prose_text(text)
     if compiled is None:
         assert set(text) & PYTHON_ONLY, where
     else:
@@ -143,42 +142,11 @@ def test_mangled_markup_gives_the_reference_lines(seed: int) -> None:
 
 def test_characters_python_matches_differently_are_left_to_python() -> None:
     for text in ("<ſpan>甲</span>", "<REF>乙</ref>\u212a", "丙\uffff丁"):
-        assert _prose.prose_text(text) is None
+        assert _wikitext.prose_text(text) is None
         assert to_prose(text) == python_prose(text)
-    assert _prose.prose_text("<span>甲</span>") == "甲\n"
+    assert _wikitext.prose_text("<span>甲</span>") == "甲\n"
 
 
 def test_only_str_is_accepted() -> None:
     with pytest.raises(TypeError, match="wants a str"):
-        _prose.prose_text(b"bytes")  # type: ignore[arg-type]
-
-
-_XML_REF = re.compile(r"&(?:lt|gt|amp|quot|apos|#x([0-9a-fA-F]+)|#([0-9]+));")
-_NOT_TEXT = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff\ufffd\ufffe\uffff]")
-
-
-def _reference_xml_text(text: str) -> tuple[str, int]:
-    def char(ref: re.Match[str]) -> str:
-        named = {"&lt;": "<", "&gt;": ">", "&amp;": "&", "&quot;": '"', "&apos;": "'"}.get(ref[0])
-        number = int(ref[1], 16) if ref[1] else int(ref[2]) if ref[2] else 0
-        return named or (chr(number) if number <= 0x10FFFF else "\ufffd")
-
-    unescaped = _XML_REF.sub(char, text)
-    cleaned = _NOT_TEXT.sub("", unescaped)
-    return cleaned, len(unescaped) - len(cleaned)
-
-
-def test_xml_text_resolves_references_and_drops_what_is_not_text() -> None:
-    text = "a &lt;ref&gt; &amp;amp; &#20013;&#x6587; &#1;&#xD800;&#x110000;&#99999999999999;"
-    assert _prose.xml_text(text) == ("a <ref> &amp; 中文 ", 4)
-    assert _prose.xml_text("&#x; &#xg; &#; &ltx; &amp &") == ("&#x; &#xg; &#; &ltx; &amp &", 0)
-    clean = "中文\ttext\n"
-    text, removed = _prose.xml_text(clean)
-    assert (text, removed) == (clean, 0) and text is clean
-    rng = random.Random(7)
-    pieces = ["&", "#", "x", ";", "lt", "gt", "amp", "quot", "apos", "1", "9", "a", "F", "g", "中", "\x00"]
-    pieces += ["\x85", "\ufffd", "\uffff", "\x7f", "\t", "\n", "\r", "&#x", "&#", "10FFFF", "110000"]
-    pieces += ["D800", "é"]
-    for _ in range(20000):
-        text = "".join(rng.choice(pieces) for _ in range(rng.randint(0, 30)))
-        assert _prose.xml_text(text) == _reference_xml_text(text), repr(text)
+        _wikitext.prose_text(b"bytes")  # type: ignore[arg-type]
