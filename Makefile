@@ -38,5 +38,5 @@ format: $(STAMP) ## apply ruff's fixes and formatting
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
-clean: ## remove the workspace and reports (keeps .venv)
-	rm -rf work reports/*/ reports/index.html
+clean: ## remove the workspace and the run reports (keeps .venv and the benchmark history)
+	rm -rf work reports/index.html $(filter-out reports/benchmarks/,$(wildcard reports/*/))
