@@ -10,14 +10,14 @@ import sys
 from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
+
+from pydantic import BaseModel
 
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 # The temporary Prefect server needs ~13 s to start on an idle 2-core machine; Prefect's 20 s default
 # fails under load, which a long run must survive.
 os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
-
-REPO = Path(__file__).resolve().parents[1]
 
 
 class CliError(Exception):
@@ -25,10 +25,26 @@ class CliError(Exception):
 
 
 def _config_path(arg: str | None) -> Path:
+    """--config, else ./pipelines.yaml, else the one zhvec ships (its pipelines run the bundled data; in
+    an installed wheel its outputs land under the current folder)."""
+    from tasks import bundled
+
     if arg:
         return Path(arg)
-    local = Path("pipelines.yaml")
-    return local if local.is_file() else REPO / "pipelines.yaml"
+    local = Path(bundled.DEFAULT_CONFIG)
+    return local if local.is_file() else (bundled.shipped(bundled.DEFAULT_CONFIG) or local)
+
+
+def _default(model: type[BaseModel], field: str) -> Any:
+    """A config model's default, so an option's default lives in one place (tasks/config.py)."""
+    return model.model_fields[field].default
+
+
+def _choices(model: type[BaseModel], field: str) -> list[Any]:
+    """The values a config model's Literal field (or tuple of Literals) allows."""
+    annotation = model.model_fields[field].annotation
+    args = get_args(annotation)
+    return list(get_args(args[0]) if args and args[-1] is Ellipsis else args)
 
 
 def _workers(n: int | None) -> int:
@@ -158,7 +174,7 @@ def cmd_convert(args: argparse.Namespace) -> None:
         raise CliError(f"input not found: {src}")
     stats, cost = _measured(
         lambda: convert_shards(
-            src, Path(args.output), config=args.config, workers=_workers(args.workers), progress=not args.json
+            src, Path(args.output), config=args.opencc, workers=_workers(args.workers), progress=not args.json
         )
     )
     mbps = stats.bytes_in / 2**20 / cost["seconds"] if cost["seconds"] else 0.0
@@ -173,11 +189,11 @@ def cmd_segment(args: argparse.Namespace) -> None:
     if not src.exists():
         raise CliError(f"input not found: {src}")
     options = SegmentOptions(
-        **({"engine": args.engine} if args.engine else {}),
+        engine=args.engine,
         hmm=not args.no_hmm,
         user_dicts=tuple(Path(d) for d in args.user_dict),
         stopwords=Path(args.stopwords) if args.stopwords else None,
-        **({"check_every": args.check_every} if args.check_every is not None else {}),
+        check_every=args.check_every,
         drop=tuple(args.drop),
     )
     stats, cost = _measured(
@@ -207,7 +223,9 @@ def cmd_train(args: argparse.Namespace) -> None:
     )
     stats, cost = _measured(lambda: train_word2vec(Path(args.corpus), params, Path(args.output)))
     wps = stats.trained_words / cost["seconds"] if cost["seconds"] else 0.0
-    _emit({**asdict(stats), **cost, "words_per_s": round(wps)}, args.json)
+    figures = asdict(stats)
+    figures["gensim_words_per_s"] = figures.pop("words_per_s")  # per second of gensim's training alone
+    _emit({**figures, **cost, "words_per_s": round(wps)}, args.json)
 
 
 def _named_files(paths: list[str], option: str) -> dict[str, Path]:
@@ -373,6 +391,8 @@ def cmd_serve(args: argparse.Namespace) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from tasks.config import ConvertOptions, ExtractOptions, SegmentOptions, TrainParams
+
     parser = argparse.ArgumentParser(
         prog="zhvec", description="Chinese Wikipedia dump → word vectors → benchmark report."
     )
@@ -380,7 +400,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("run", help="run a pipeline from pipelines.yaml (default: the bundled sample)")
     p.add_argument("pipeline", nargs="?", help="pipeline name (default: `default:` in pipelines.yaml)")
-    p.add_argument("--config", help="pipelines.yaml path (default: ./pipelines.yaml, else the repo's)")
+    p.add_argument("--config", help="pipelines.yaml path (default: ./pipelines.yaml, else zhvec's own)")
     p.set_defaults(func=cmd_run)
 
     p = sub.add_parser("extract", help="dump (.xml.bz2 path or http(s) URL) → prose text shards")
@@ -388,7 +408,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-o", "--output", required=True, help="folder for the text shards (a re-run resumes)")
     p.add_argument("--index", help="multistream index (found next to the dump when omitted)")
     p.add_argument("--workers", type=int)
-    p.add_argument("--min-chars", type=int, default=0, help="drop articles with less prose than this")
+    p.add_argument(
+        "--min-chars",
+        type=int,
+        default=_default(ExtractOptions, "min_chars"),
+        help="drop articles with less prose than this",
+    )
     p.add_argument("--no-disambiguation", action="store_true", help="drop disambiguation pages")
     p.add_argument("--cache", help="download folder for a URL (default: <workspace>/dumps)")
     p.add_argument("--config", help="pipelines.yaml naming the workspace (for --cache's default)")
@@ -398,7 +423,12 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("convert", help="OpenCC conversion of a text file or shard folder")
     p.add_argument("input")
     p.add_argument("-o", "--output", required=True)
-    p.add_argument("--config", default="t2s", help="OpenCC config: t2s, tw2s, tw2sp, hk2s or none")
+    p.add_argument(
+        "--opencc",
+        default=_default(ConvertOptions, "config"),
+        choices=_choices(ConvertOptions, "config"),
+        help="OpenCC config, as convert.config in pipelines.yaml (none: no conversion); default %(default)s",
+    )
     p.add_argument("--workers", type=int)
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_convert)
@@ -410,14 +440,25 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-o", "--output", required=True, help="corpus file (one sentence a line)")
     p.add_argument(
         "--engine",
-        choices=["cjieba", "jieba", "rjieba"],
-        help="default cjieba (compiled, jieba's tokens); jieba = the reference; rjieba = jieba-rs",
+        default=_default(SegmentOptions, "engine"),
+        choices=_choices(SegmentOptions, "engine"),
+        help="default %(default)s (compiled, jieba's tokens); jieba = the reference; rjieba = jieba-rs",
     )
     p.add_argument("--no-hmm", action="store_true", help="switch off jieba's HMM for unknown words")
     p.add_argument("--user-dict", action="append", default=[], help="jieba user dictionary (repeatable)")
     p.add_argument("--stopwords", help="file of words to drop, one a line")
-    p.add_argument("--check-every", type=int, help="cjieba/rjieba: also cut ~1 line in N with jieba (0: off)")
-    p.add_argument("--drop", nargs="*", default=["punct"], choices=["punct", "digits", "latin"])
+    p.add_argument(
+        "--check-every",
+        type=int,
+        default=_default(SegmentOptions, "check_every"),
+        help="cjieba/rjieba: also cut ~1 line in N with jieba (0: off); default %(default)s",
+    )
+    p.add_argument(
+        "--drop",
+        nargs="*",
+        default=list(_default(SegmentOptions, "drop")),
+        choices=_choices(SegmentOptions, "drop"),
+    )
     p.add_argument("--workers", type=int)
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_segment)
@@ -425,16 +466,16 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("train", help="train word2vec on a corpus file")
     p.add_argument("corpus")
     p.add_argument("-o", "--output", required=True, help="folder for vectors.kv / .txt / .bin")
-    p.add_argument("--model", choices=["sg", "cbow"], default="sg")
-    p.add_argument("--vector-size", type=int, default=100)
-    p.add_argument("--window", type=int, default=5)
-    p.add_argument("--negative", type=int, default=5)
-    p.add_argument("--hs", type=int, choices=[0, 1], default=0)
-    p.add_argument("--sample", type=float, default=1e-4)
-    p.add_argument("--epochs", type=int, default=5)
-    p.add_argument("--min-count", type=int, default=5)
-    p.add_argument("--seed", type=int, default=1)
-    p.add_argument("--workers", type=int)
+    p.add_argument("--model", choices=_choices(TrainParams, "model"), default=_default(TrainParams, "model"))
+    p.add_argument("--vector-size", type=int, default=_default(TrainParams, "vector_size"))
+    p.add_argument("--window", type=int, default=_default(TrainParams, "window"))
+    p.add_argument("--negative", type=int, default=_default(TrainParams, "negative"))
+    p.add_argument("--hs", type=int, choices=_choices(TrainParams, "hs"), default=_default(TrainParams, "hs"))
+    p.add_argument("--sample", type=float, default=_default(TrainParams, "sample"))
+    p.add_argument("--epochs", type=int, default=_default(TrainParams, "epochs"))
+    p.add_argument("--min-count", type=int, default=_default(TrainParams, "min_count"))
+    p.add_argument("--seed", type=int, default=_default(TrainParams, "seed"))
+    p.add_argument("--workers", type=int, default=_default(TrainParams, "workers"))
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_train)
 

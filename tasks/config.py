@@ -1,4 +1,8 @@
-"""`pipelines.yaml` as pydantic models: validated whole before any work starts, so a typo costs nothing."""
+"""`pipelines.yaml` as pydantic models: validated whole before any work starts, so a typo costs nothing.
+
+Relative paths start from the YAML file's folder; an input not found there (the sample dump, the eval sets,
+the eval-vocabulary dictionary) is taken from the files zhvec ships with (`tasks.bundled`), so a copy of
+the default pipelines.yaml runs the sample from any folder, from an editable or a wheel install."""
 
 from __future__ import annotations
 
@@ -9,6 +13,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from tasks import bundled
 from tasks.core.errors import InputError
 
 
@@ -215,6 +220,28 @@ class EvalSets(Strict):
         },
         description="similarity sets, name → file of `word word score` lines",
     )
+    headlines: tuple[str, ...] = Field(
+        ("ca8_morphological", "ca8_semantic", "ca_translated", "wordsim240", "wordsim297"),
+        description="the sets whose score (3CosAdd for analogy sets, Spearman for similarity sets) heads "
+        "the report, `zhvec results` and the `point_summary` view, in this order; other scored sets follow",
+    )
+    tracked: tuple[str, ...] = Field(
+        ("ca_translated", "wordsim240"),
+        description="the quick eval after every epoch (with `sweep.track_epochs`): these of the sets above",
+    )
+
+    @model_validator(mode="after")
+    def _named_sets_exist(self) -> EvalSets:
+        """Given explicitly, every name must be a set here; the defaults apply to whichever sets exist."""
+        known = {*self.analogy, *self.similarity}
+        for key in sorted(self.model_fields_set & {"headlines", "tracked"}):
+            unknown = [n for n in getattr(self, key) if n not in known]
+            if unknown:
+                raise ValueError(
+                    f"{key}: {', '.join(unknown)} not among the analogy or similarity sets "
+                    f"({', '.join(sorted(known)) or 'none'})"
+                )
+        return self
 
 
 class SyntheticOptions(Strict):
@@ -359,44 +386,60 @@ def _format_error(path: Path, err: ValidationError) -> str:
     return f"{path}: {loc}: {msg}{more}"
 
 
-def _resolve_paths(settings: Settings, root: Path) -> Settings:
-    """Make every relative path absolute against the YAML file's folder, so runs work from any cwd."""
+def _resolve_paths(settings: Settings, root: Path, outputs: Path) -> Settings:
+    """Make every relative path absolute, so runs work from any cwd. Outputs (workspace, database,
+    reports) are relative to `outputs`; an input (dump, index, dictionaries, stopwords, eval sets) is
+    looked for in `root` first, then among the files zhvec ships with (tasks/bundled: the sample dump,
+    data/eval, data/dicts), so a copy of the default pipelines.yaml runs the sample from any folder. An
+    input found in neither place keeps its path under `root`, which the missing-file error names."""
 
-    def fix(p: Path) -> Path:
-        return p if p.is_absolute() else (root / p).resolve()
+    def fix(p: Path, base: Path = root) -> Path:
+        return p if p.is_absolute() else (base / p).resolve()
+
+    def find(p: Path) -> Path:
+        beside = fix(p)
+        if p.is_absolute() or beside.exists():
+            return beside
+        return bundled.shipped(p) or beside
 
     pipelines = {}
     for name, pl in settings.pipelines.items():
         seg = pl.segment.model_copy(
             update={
-                "user_dicts": tuple(fix(d) for d in pl.segment.user_dicts),
-                "stopwords": fix(pl.segment.stopwords) if pl.segment.stopwords else None,
+                "user_dicts": tuple(find(d) for d in pl.segment.user_dicts),
+                "stopwords": find(pl.segment.stopwords) if pl.segment.stopwords else None,
             }
         )
-        ev = EvalSets(
-            analogy={k: fix(v) for k, v in pl.evaluate.analogy.items()},
-            similarity={k: fix(v) for k, v in pl.evaluate.similarity.items()},
+        ev = pl.evaluate.model_copy(
+            update={
+                "analogy": {k: find(v) for k, v in pl.evaluate.analogy.items()},
+                "similarity": {k: find(v) for k, v in pl.evaluate.similarity.items()},
+            }
         )
         pipelines[name] = pl.model_copy(
             update={
-                "dump": fix(pl.dump) if isinstance(pl.dump, Path) else pl.dump,
-                "index": fix(pl.index) if pl.index else None,
+                "dump": find(pl.dump) if isinstance(pl.dump, Path) else pl.dump,
+                "index": find(pl.index) if pl.index else None,
                 "segment": seg,
                 "evaluate": ev,
             }
         )
     return settings.model_copy(
         update={
-            "workspace": fix(settings.workspace),
-            "database": fix(settings.database),
-            "reports": fix(settings.reports),
+            "workspace": fix(settings.workspace, outputs),
+            "database": fix(settings.database, outputs),
+            "reports": fix(settings.reports, outputs),
             "pipelines": pipelines,
         }
     )
 
 
 def load_settings(path: Path) -> Settings:
-    """Parse and validate `pipelines.yaml`; every failure is a one-line ConfigError."""
+    """Parse and validate `pipelines.yaml`; every failure is a one-line ConfigError.
+
+    Relative paths start from the file's folder; inputs missing there are taken from the files zhvec
+    ships with (see `_resolve_paths`). The copy of the default pipelines.yaml inside an installed wheel
+    writes its outputs under the current folder instead, never into the installed package."""
     if not path.is_file():
         raise ConfigError(f"{path}: configuration file not found")
     try:
@@ -411,7 +454,8 @@ def load_settings(path: Path) -> Settings:
         settings = Settings(**raw)
     except ValidationError as exc:
         raise ConfigError(_format_error(path, exc)) from None
-    return _resolve_paths(settings, path.parent.resolve())
+    folder = path.parent.resolve()
+    return _resolve_paths(settings, folder, Path.cwd().resolve() if folder == bundled.folder() else folder)
 
 
 def check_inputs(name: str, pipeline: Pipeline) -> None:

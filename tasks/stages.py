@@ -219,16 +219,14 @@ def _saved_metrics(out: StageOutput) -> list[Metric]:
     return [Metric(**m) for m in json.loads(saved)["metrics"]]
 
 
-TRACKED_SETS = ("ca_translated", "wordsim240")  # the quick per-epoch eval, when the pipeline has them
-
-
 def tracking(sets: EvalSets, sweep: Sweep) -> train_mod.TrainTracking | None:
-    """Per-epoch tracking for a sweep: the quick eval sets among the pipeline's, and its probe pairs."""
+    """Per-epoch tracking for a sweep: the quick eval sets (`evaluate.tracked`) among the pipeline's, and
+    its probe pairs."""
     if not sweep.track_epochs:
         return None
     return train_mod.TrainTracking(
-        analogy={k: p for k, p in sets.analogy.items() if k in TRACKED_SETS},
-        similarity={k: p for k, p in sets.similarity.items() if k in TRACKED_SETS},
+        analogy={k: p for k, p in sets.analogy.items() if k in sets.tracked},
+        similarity={k: p for k, p in sets.similarity.items() if k in sets.tracked},
         probes=sweep.probes,
     )
 

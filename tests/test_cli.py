@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from flows.cli import main
+from flows.cli import build_parser, main
+from tasks.config import ConvertOptions, ExtractOptions, SegmentOptions, TrainParams
 
 REPO = Path(__file__).resolve().parents[1]
 KNOWN = "bench, sample, sample-fasttext, sample-nodict, synthetic, zhwiki"  # the pipelines in pipelines.yaml
@@ -101,3 +102,42 @@ def test_a_reader_that_stops_early_is_no_error() -> None:
     proc.stdout.close()
     assert proc.wait(timeout=60) == 0
     assert proc.stderr.read() == b""
+
+
+def test_option_defaults_and_choices_come_from_the_config_models() -> None:
+    parser = build_parser()
+    train = parser.parse_args(["train", "corpus.txt", "-o", "out"])
+    for field in (
+        "model",
+        "vector_size",
+        "window",
+        "negative",
+        "hs",
+        "sample",
+        "epochs",
+        "min_count",
+        "seed",
+    ):
+        assert getattr(train, field) == TrainParams.model_fields[field].default, field
+    segment = parser.parse_args(["segment", "in", "-o", "out"])
+    assert segment.engine == SegmentOptions.model_fields["engine"].default
+    assert tuple(segment.drop) == SegmentOptions.model_fields["drop"].default
+    assert segment.check_every == SegmentOptions.model_fields["check_every"].default
+    convert = parser.parse_args(["convert", "in", "-o", "out"])
+    assert convert.opencc == ConvertOptions.model_fields["config"].default
+    assert parser.parse_args(["extract", "d.bz2", "-o", "o"]).min_chars == ExtractOptions().min_chars
+    assert parser.parse_args(["train", "c", "-o", "o", "--model", "fasttext"]).model == "fasttext"
+
+
+def test_convert_names_the_opencc_config_opencc(
+    tmp_path: Path, paragraphs: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`--config` is pipelines.yaml for every other command; convert's OpenCC choice is `--opencc`."""
+    out = tmp_path / "same.txt"
+    assert main(["convert", str(paragraphs), "-o", str(out), "--opencc", "none", "--json"]) == 0
+    assert out.read_text(encoding="utf-8") == paragraphs.read_text(encoding="utf-8")
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["convert", "in", "-o", "out", "--opencc", "s2t"])
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["convert", "in", "-o", "out", "--config", "t2s"])
+    capsys.readouterr()

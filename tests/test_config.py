@@ -1,8 +1,10 @@
+import shutil
 from pathlib import Path
 
 import pytest
 
-from tasks.config import ConfigError, Sweep, TrainParams, check_inputs, load_settings
+from tasks import bundled
+from tasks.config import ConfigError, EvalSets, Sweep, TrainParams, check_inputs, load_settings
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -172,3 +174,57 @@ def test_missing_eval_file_and_a_directory_as_dump_are_named_before_work(tmp_pat
     name, pl = load_settings(write(tmp_path, body.replace("d.xml.bz2", "dumps"))).pipeline("p")
     with pytest.raises(ConfigError, match=r"pipelines\.p\.dump: a directory, not a dump file: .*dumps$"):
         check_inputs(name, pl)
+
+
+def test_a_copied_pipelines_yaml_finds_the_shipped_inputs_and_keeps_its_outputs(tmp_path: Path) -> None:
+    """Inputs missing beside the YAML file come from the files zhvec ships; outputs stay beside it."""
+    copy = tmp_path / "pipelines.yaml"
+    shutil.copy(REPO / "pipelines.yaml", copy)
+    settings = load_settings(copy)
+    name, sample = settings.pipeline(None)
+    check_inputs(name, sample)
+    assert sample.dump == bundled.root() / "data/sample/zhwiki-sample-pages-articles-multistream.xml.bz2"
+    assert sample.segment.user_dicts == (bundled.root() / "data/dicts/eval_vocab.txt",)
+    assert sample.evaluate.analogy["ca8_semantic"] == bundled.root() / "data/eval/ca8/semantic.txt"
+    assert (settings.workspace, settings.reports) == (tmp_path / "work", tmp_path / "reports")
+    _, zhwiki = settings.pipeline("zhwiki")  # not shipped: named beside the YAML file, as before
+    assert zhwiki.dump == tmp_path / "data/dumps/zhwiki-latest-pages-articles-multistream.xml.bz2"
+    mine = tmp_path / "data" / "dicts" / "eval_vocab.txt"  # a file beside the YAML file wins
+    mine.parent.mkdir(parents=True)
+    mine.write_text("副院长 3\n", encoding="utf-8")
+    assert load_settings(copy).pipeline(None)[1].segment.user_dicts == (mine,)
+
+
+def test_headline_and_tracked_sets_are_config_with_todays_defaults(tmp_path: Path) -> None:
+    sets = EvalSets()
+    assert sets.headlines == (
+        "ca8_morphological",
+        "ca8_semantic",
+        "ca_translated",
+        "wordsim240",
+        "wordsim297",
+    )
+    assert sets.tracked == ("ca_translated", "wordsim240")
+    assert EvalSets(analogy={}, similarity={}).headlines == sets.headlines  # defaults: whichever sets exist
+    (tmp_path / "d.xml.bz2").write_bytes(b"")
+    body = (
+        "default: p\npipelines:\n  p:\n    dump: d.xml.bz2\n    evaluate: {headlines: [wordsim240, nope]}\n"
+    )
+    with pytest.raises(
+        ConfigError, match=r"pipelines\.p\.evaluate: headlines: nope not among the analogy or similarity sets"
+    ):
+        load_settings(write(tmp_path, body))
+    body = body.replace("headlines: [wordsim240, nope]", "tracked: [wordsim297]")
+    assert load_settings(write(tmp_path, body)).pipeline("p")[1].evaluate.tracked == ("wordsim297",)
+
+
+def test_per_epoch_tracking_follows_evaluate_tracked() -> None:
+    from tasks.stages import tracking
+
+    default = tracking(EvalSets(), Sweep())
+    assert default is not None and (list(default.analogy), list(default.similarity)) == (
+        ["ca_translated"],
+        ["wordsim240"],
+    )
+    chosen = tracking(EvalSets(tracked=("wordsim297",)), Sweep())
+    assert chosen is not None and (chosen.analogy, list(chosen.similarity)) == ({}, ["wordsim297"])

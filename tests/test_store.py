@@ -226,3 +226,19 @@ def test_epoch_history_round_trip_and_replace(db: Path) -> None:
         ("p1", 1, "probe:北京|上海", 0.5),
         ("p1", 2, "loss", 5.0),
     ]
+
+
+def test_headlines_follow_the_runs_config(db: Path) -> None:
+    """A run's `evaluate.headlines` orders its headlines; a run recorded without the key gets the default."""
+    chosen = {"evaluate": {"analogy": {"ca8_semantic": "a.txt"}, "similarity": {"wordsim240": "s.txt"}}}
+    chosen["evaluate"]["headlines"] = ["wordsim240", "ca8_semantic"]  # type: ignore[index]
+    with Store(db) as store:
+        old = store.start_run("sample", CONFIG, "d.bz2", "ab12", "v1")
+        new = store.start_run("sample", chosen, "d.bz2", "ab12", "v1")
+        for run_id in (old, new):
+            store.add_point(run_id, _point("p1"))
+            store.add_metrics(run_id, "p1", _headline_metrics(1.0))
+        assert store.headlines(old) == list(DEFAULT_HEADLINES)
+        assert store.headlines(new)[:2] == [("wordsim240", "spearman"), ("ca8_semantic", "3cosadd")]
+        assert set(store.headlines(new)) == set(DEFAULT_HEADLINES)  # the other scored sets follow
+        assert store.leaderboard(new)[0]["wordsim240_spearman"] == pytest.approx(0.40)

@@ -13,12 +13,13 @@ from typing import Any
 
 from gensim.models import KeyedVectors
 
+from tasks import bundled
 from tasks.config import TrainParams
 from tasks.core.errors import InputError
 from tasks.core.measure import measure
 from tasks.core.records import StageTiming
 
-NAIVE_SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "naive_pipeline.py"
+NAIVE_SCRIPT = bundled.root() / "benchmarks" / "naive_pipeline.py"
 NAIVE_STAGES = ("extract", "convert", "segment", "train")
 NAIVE_FILES = {"extract": "wiki.txt", "convert": "wiki.zhs.txt", "segment": "wiki.seg.txt"}
 VECTORS = "vectors.kv"

@@ -5,16 +5,22 @@ from __future__ import annotations
 
 from typing import Any
 
-from tasks.results.store import TRAIN_STAGE, Store
+from tasks.results.store import TRAIN_STAGE, Store, headline_column
 
-HEADLINE_SUFFIXES = ("_3cosadd", "_spearman")
 SHOWN_PARAMS = ("model", "hs", "vector_size", "window", "negative", "sample", "epochs", "min_count")
 
 
 def point_results(store: Store, run_id: str) -> list[dict[str, Any]]:
     """One row per point in sweep order: the leaderboard row plus the train stage's own measurements
-    (CPU seconds, peak RSS, words/s over training time alone, model bytes, whether it was reused)."""
+    (CPU seconds, peak RSS, model bytes, whether it was reused), and the headline scores in the order the
+    run's `evaluate.headlines` gives.
+
+    `words_per_s` is the report's figure: trained words (corpus words x epochs) per wall second of the
+    train stage (`train_s`). `gensim_words_per_s` and `effective_words_per_s` (the words left after
+    down-sampling) count per second of gensim's training alone: no vocabulary scan, per-epoch tracking
+    or saving."""
     train = {t["point_id"]: t for t in store.timings(run_id) if t["stage"] == TRAIN_STAGE}
+    columns = [headline_column(*h) for h in store.headlines(run_id)]
     rows = []
     for row in store.leaderboard(run_id):
         timing = train.get(row["point_id"])
@@ -29,19 +35,21 @@ def point_results(store: Store, run_id: str) -> list[dict[str, Any]]:
                 "cpu_s": timing["cpu_s"] if timing else None,
                 "peak_rss_bytes": timing["peak_rss_bytes"] if timing else None,
                 "cached": timing["cached"] if timing else None,
-                "words_per_s": extra.get("words_per_s"),
+                "words_per_s": row["words_per_s"],
+                "gensim_words_per_s": extra.get("words_per_s"),
                 "effective_words_per_s": extra.get("effective_words_per_s"),
                 "vocab_size": row["vocab_size"],
                 "model_bytes": extra.get("model_bytes"),
-                "metrics": {k: v for k, v in row.items() if k.endswith(HEADLINE_SUFFIXES) and v is not None},
+                "metrics": {c: row[c] for c in columns if row.get(c) is not None},
             }
         )
     return rows
 
 
 def format_results(run_id: str, rows: list[dict[str, Any]]) -> str:
-    """A plain-text table: the swept params, status, cost and each headline score (— where absent)."""
-    metrics = sorted({k for r in rows for k in r["metrics"]})
+    """A plain-text table: the swept params, status, cost and each headline score (— where absent), in
+    the rows' order."""
+    metrics = list(dict.fromkeys(k for r in rows for k in r["metrics"]))
     params = [p for p in SHOWN_PARAMS if len({str(r["params"].get(p)) for r in rows}) > 1] or ["model"]
     shown = [tuple(str(r["params"].get(p)) for p in params) for r in rows]
     labelled = len(set(shown)) < len(shown)  # same params, other corpora (a synthetic run's languages)

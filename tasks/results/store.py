@@ -34,7 +34,7 @@ Views:
 `params` — the resolved config per point, long format: run_id, point_id, name, value JSON.
 `stage_throughput` — stage_timings plus items_per_s and mb_per_s (bytes_in in 10^6 bytes per wall second).
 `point_summary` — one row per point with train_s (wall of its `train` stage), words_per_s
-    (train_words / train_s) and the headline scores of the default eval sets as columns
+    (train_words / train_s) and the headline scores of the default `evaluate.headlines` as columns
     `<set>_<method>` and `<set>_<method>_cov`, taken from category 'all' (3cosadd for analogy sets,
     spearman for similarity sets). Should a set/method be recorded under several `rules`, the highest
     value wins and its coverage comes from the same row.
@@ -56,18 +56,31 @@ from typing import Any
 
 import duckdb
 
+from tasks.config import EvalSets
 from tasks.core.records import ArtifactRecord, Metric, PointResult, StageTiming
 
 TRAIN_STAGE = "train"
 ANALOGY_HEADLINE = "3cosadd"
 SIMILARITY_HEADLINE = "spearman"
-DEFAULT_HEADLINES: tuple[tuple[str, str], ...] = (
-    ("ca8_morphological", ANALOGY_HEADLINE),
-    ("ca8_semantic", ANALOGY_HEADLINE),
-    ("ca_translated", ANALOGY_HEADLINE),
-    ("wordsim240", SIMILARITY_HEADLINE),
-    ("wordsim297", SIMILARITY_HEADLINE),
-)
+
+
+def configured_headlines(config: dict[str, Any]) -> list[tuple[str, str]]:
+    """(eval_set, method) of each headline a run's resolved config names (`evaluate.headlines`), with the
+    method its kind of set is ranked by; what a config recorded before that key existed lacks is taken
+    from the model's defaults. A name that is not one of the run's sets has no score and is left out."""
+    defaults = EvalSets()
+    evaluate = config.get("evaluate") or {}
+    analogy = evaluate.get("analogy", defaults.analogy)
+    similarity = evaluate.get("similarity", defaults.similarity)
+    return [
+        (name, ANALOGY_HEADLINE if name in analogy else SIMILARITY_HEADLINE)
+        for name in evaluate.get("headlines", defaults.headlines)
+        if name in analogy or name in similarity
+    ]
+
+
+# The headline columns of the `point_summary` view: those of the default `evaluate.headlines`.
+DEFAULT_HEADLINES: tuple[tuple[str, str], ...] = tuple(configured_headlines({}))
 _JSON_COLUMNS = ("config", "params", "extra")
 TABLES = ("runs", "points", "stage_timings", "metrics", "epoch_history", "artifacts")
 VIEWS = ("params", "stage_throughput", "point_summary")
@@ -508,18 +521,21 @@ class Store:
         )
 
     def headlines(self, run_id: str) -> list[tuple[str, str]]:
-        """(eval_set, method) of every headline score: the defaults, then any other set the run scored."""
+        """(eval_set, method) of every headline score: those the run's config names, then any other set
+        the run scored."""
+        found = self._con.execute("SELECT config FROM runs WHERE run_id = ?", [run_id]).fetchone()
+        configured = configured_headlines(json.loads(found[0]) if found else {})
         rows = self._con.execute(
             "SELECT DISTINCT eval_set, method FROM metrics WHERE run_id = ? AND category = 'all' "
             "AND method IN (?, ?) ORDER BY method <> ?, eval_set",
             [run_id, ANALOGY_HEADLINE, SIMILARITY_HEADLINE, ANALOGY_HEADLINE],
         ).fetchall()
-        extra = [(str(s), str(m)) for s, m in rows if (s, m) not in DEFAULT_HEADLINES]
-        return [*DEFAULT_HEADLINES, *extra]
+        extra = [(str(s), str(m)) for s, m in rows if (s, m) not in configured]
+        return [*configured, *extra]
 
     def leaderboard(self, run_id: str) -> list[dict[str, Any]]:
-        """`point_summary` rows of a run, widened with headline columns for non-default eval sets."""
-        extra = self.headlines(run_id)[len(DEFAULT_HEADLINES) :]
+        """`point_summary` rows of a run, widened with the columns of headlines the view does not have."""
+        extra = [h for h in self.headlines(run_id) if h not in DEFAULT_HEADLINES]
         if not extra:
             return self._dicts(
                 "SELECT * EXCLUDE (seq) FROM point_summary WHERE run_id = ? ORDER BY seq", [run_id]

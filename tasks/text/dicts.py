@@ -16,13 +16,13 @@ import argparse
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
+from tasks import bundled
 from tasks.config import EvalSets
 from tasks.core.workspace import atomic_path
 from tasks.text import prefix_dict
 from tasks.vectors.evaluate import load_analogies, load_similarity
 
-REPO = Path(__file__).resolve().parents[2]
-EVAL_DICT = REPO / "data" / "dicts" / "eval_vocab.txt"
+EVAL_DICT = bundled.root() / "data" / "dicts" / "eval_vocab.txt"
 
 
 def eval_set_words(sets: EvalSets) -> dict[str, frozenset[str]]:
@@ -59,9 +59,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("-o", "--output", type=Path, default=EVAL_DICT)
     args = parser.parse_args(argv)
     defaults = EvalSets()
-    sets = EvalSets(
-        analogy={k: REPO / v for k, v in defaults.analogy.items()},
-        similarity={k: REPO / v for k, v in defaults.similarity.items()},
+    sets = defaults.model_copy(
+        update={
+            "analogy": {k: bundled.root() / v for k, v in defaults.analogy.items()},
+            "similarity": {k: bundled.root() / v for k, v in defaults.similarity.items()},
+        }
     )
     n = build_eval_dict(eval_set_words(sets), args.output)
     print(f"{args.output}: {n} entries")
