@@ -2,27 +2,31 @@
 (benchmarks/naive_pipeline.py, once per model, as it always redoes everything) and the original word2vec.c
 on zhvec's corpus, all scored by zhvec's evaluator. The baselines are recorded as a run of their own
 (pipeline `<name>-baselines`, config `reference_of` = zhvec's run), so they show in the report and in SQL
-like any run. Only this process writes DuckDB."""
+like any run; both runs are recorded through flows/record.py."""
 
 from __future__ import annotations
 
 import os
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from prefect import flow, get_run_logger
 from prefect.artifacts import create_markdown_artifact
 
-from flows.pipeline import preprocess, project_version, run_pipeline
+from flows.pipeline import (
+    RunResult,
+    check_task_runner,
+    hold_workspace,
+    project_version,
+    run_pipeline,
+)
+from flows.record import Recorder, record_report, recording
 from tasks import stages
 from tasks.bench import baselines
 from tasks.bench import figures as bench_mod
-from tasks.config import ConfigError, Pipeline, Settings, TrainParams, load_settings
-from tasks.core.records import PointResult, StageTiming
-from tasks.dump.fetch import DumpFiles
-from tasks.report.render import render_report
-from tasks.results.store import REFERENCE_KIND, Store
+from tasks.config import ConfigError, Pipeline, Settings, TrainParams, check_inputs, load_settings
+from tasks.core.records import Metric, PointResult
+from tasks.results.store import REFERENCE_KIND
 
 
 def check_bench_points(name: str, pl: Pipeline) -> None:
@@ -40,72 +44,73 @@ def check_bench_points(name: str, pl: Pipeline) -> None:
 
 
 def _record_baseline(
-    store: Store,
-    ref_id: str,
+    recorder: Recorder,
     system: str,
-    output: stages.StageOutput,
+    output: stages.BaselineOutput,
     params: TrainParams,
-    timings: list[StageTiming],
+    metrics: list[Metric],
 ) -> None:
     point = PointResult(
         point_id=output.key,
         label=f"{system} {params.label()}",
         params=params.model_dump(mode="json") | {"system": system},
         status="completed",
-        vocab_size=int(output.stats["vocab"]),
-        train_words=next(t.items for t in timings if t.stage == "train"),
+        vocab_size=output.vocab_size,
+        train_words=next(t.items for t in output.timings if t.stage == "train"),
         vectors_dir=output.path,
     )
-    store.add_point(ref_id, point)
-    store.add_timings(ref_id, timings)
+    recorder.point(point, output.timings, metrics)
 
 
 def run_baselines(
-    settings: Settings,
-    name: str,
-    pl: Pipeline,
-    files: DumpFiles,
-    dump_sha: str,
-    corpus: stages.StageOutput,
-    run_id: str,
-    systems: tuple[str, ...],
+    settings: Settings, name: str, pl: Pipeline, zhvec: RunResult, systems: tuple[str, ...]
 ) -> str:
-    """Run and record the baselines of zhvec's run `run_id` as one reference run; return its id."""
+    """Run and record the baselines of zhvec's run as one reference run, on the dump and corpus that run
+    used; return its id."""
     logger = get_run_logger()
-    root, db = settings.workspace, settings.database
+    if zhvec.dump is None:
+        raise ConfigError(f"pipelines.{name}: generates its corpus; the benchmark needs a dump pipeline")
+    dump, (corpus,) = zhvec.dump, zhvec.corpora
+    root = settings.workspace
     workers = pl.workers or os.cpu_count() or 1
-    config = {"reference_of": run_id, "systems": list(systems), "dump": str(files.dump)}
-    with Store(db) as store:
-        ref_id = store.start_run(
-            f"{name}-baselines", config, str(files.dump), dump_sha, project_version(), kind=REFERENCE_KIND
-        )
-    try:
+    config = {"reference_of": zhvec.run_id, "systems": list(systems), "dump": str(dump.dump)}
+    with recording(
+        settings.database,
+        f"{name}-baselines",
+        config,
+        str(dump.dump),
+        dump.sha256,
+        project_version(),
+        kind=REFERENCE_KIND,
+    ) as recorder:
         for params in pl.points():
             if "tutorial" in systems:
                 logger.info("tutorial pipeline, %s", params.model)
-                out = stages.tutorial(root, files.dump, dump_sha, params.model, params.epochs)
-                timings = baselines.tutorial_timings(
-                    out.stats, files.dump.stat().st_size, params.epochs, out.key
-                )
+                out = stages.tutorial(root, dump.dump, dump.sha256, params.model, params.epochs)
                 _, metrics = stages.evaluate(root, out, pl.evaluate)
-                with Store(db) as store:
-                    _record_baseline(store, ref_id, "tutorial", out, params, timings)
-                    store.add_metrics(ref_id, out.key, metrics)
+                _record_baseline(recorder, "tutorial", out, params, metrics)
             if "word2vec_c" in systems:
                 logger.info("word2vec.c, %s", params.model)
                 out = stages.word2vec_c(root, corpus, params, params.workers or workers)
-                train = replace(out.timing, stage="train", point_id=out.key)
                 _, metrics = stages.evaluate(root, out, pl.evaluate)
-                with Store(db) as store:
-                    _record_baseline(store, ref_id, "word2vec_c", out, params, [train])
-                    store.add_metrics(ref_id, out.key, metrics)
-        with Store(db) as store:
-            store.finish_run(ref_id, "completed")
-    except BaseException as exc:
-        with Store(db) as store:
-            store.finish_run(ref_id, "failed", error=str(exc) or type(exc).__name__)
-        raise
-    return ref_id
+                _record_baseline(recorder, "word2vec_c", out, params, metrics)
+    return recorder.run_id
+
+
+def bench(
+    pipeline: str, config_path: str, dump: str, systems: tuple[str, ...], settings: Settings | None = None
+) -> dict[str, Any]:
+    """`zhvec bench`: what can fail fast does so before the flow starts (the pipeline's points, inputs,
+    the Dask scheduler, a busy workspace); the flow then finds the config loaded and the lock held."""
+    settings = settings or load_settings(Path(config_path))
+    name, pl = settings.pipeline(pipeline)
+    check_bench_points(name, pl)
+    check_inputs(name, pl.with_dump(dump))
+    check_task_runner(settings)
+    with hold_workspace(settings.workspace, name):  # the bench writes stages and results too
+        return run_bench(
+            pipeline=name, config_path=config_path, dump=dump, systems=systems, settings=settings
+        )
 
 
 @flow(name="zhvec-bench", flow_run_name="bench-{pipeline}", validate_parameters=False)
@@ -114,30 +119,25 @@ def run_bench(
     config_path: str,
     dump: str,
     systems: tuple[str, ...] = bench_mod.BASELINES,
+    settings: Settings | None = None,
 ) -> dict[str, Any]:
-    """Run the comparison on `dump` and return zhvec's run id, the baselines' run id and the comparison."""
-    settings = load_settings(Path(config_path))
+    """Run the comparison on `dump` and return zhvec's run id, the baselines' run id and the comparison.
+    `settings` is the config already loaded from `config_path`, if the caller has it."""
+    settings = settings or load_settings(Path(config_path))
     name, pl = settings.pipeline(pipeline)
     check_bench_points(name, pl)
-    pl = pl.with_dump(dump)
     if "word2vec_c" in systems:
         baselines.word2vec_c_binary()  # fail before hours of work, not after
-    run_id = run_pipeline(pipeline=name, config_path=config_path, dump=dump)
-    with Store(settings.database) as store:
-        run = store.run(run_id)
-    ref_id = None
-    if systems:  # none: zhvec alone, e.g. another dump size for the projection
-        root, workers = settings.workspace, pl.workers or os.cpu_count() or 1
-        files = stages.fetch(root, pl.dump, pl.index)
-        dump_sha = run["dump_sha256"]  # hashed by the run above; a full dump takes seconds to hash again
-        corpus = preprocess(root, pl, files, dump_sha, workers)[2]  # done by the run above: found, not redone
-        ref_id = run_baselines(settings, name, pl, files, dump_sha, corpus, run_id, systems)
-    with Store(settings.database) as store:
-        summary = bench_mod.summary(store, run, ref_id)
-        if ref_id is not None:
-            render_report(store, run_id, settings.reports)  # now with the baselines as reference rows
-    create_markdown_artifact(bench_markdown(summary), key="bench", description=f"zhvec bench {run_id}")
-    return {"run_id": run_id, "baselines_run_id": ref_id, **summary}
+    with hold_workspace(settings.workspace, name):
+        zhvec = run_pipeline(pipeline=name, config_path=config_path, dump=dump, settings=settings)
+        ref_id = None
+        if systems:  # none: zhvec alone, e.g. another dump size for the projection
+            ref_id = run_baselines(settings, name, pl, zhvec, systems)
+            report = stages.report(settings.database, zhvec.run_id, settings.reports)  # with the baselines
+            record_report(settings.database, zhvec.run_id, report.artifact)
+        summary = stages.bench_summary(settings.database, zhvec.run_id, ref_id)
+    create_markdown_artifact(bench_markdown(summary), key="bench", description=f"zhvec bench {zhvec.run_id}")
+    return {"run_id": zhvec.run_id, "baselines_run_id": ref_id, **summary}
 
 
 def bench_markdown(summary: dict[str, Any]) -> str:

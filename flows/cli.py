@@ -72,40 +72,28 @@ def _measured(fn: Callable[[], Any]) -> tuple[Any, dict[str, Any]]:
 
 
 def cmd_run(args: argparse.Namespace) -> None:
-    from tasks.config import check_inputs, load_settings
+    from tasks.config import load_settings
 
     config = _config_path(args.config)
-    settings = load_settings(config)
-    name, pipeline = settings.pipeline(args.pipeline)
-    check_inputs(name, pipeline)  # every bad input is reported before the Prefect server starts
+    settings = load_settings(config)  # the run's only parse of the file: the flow is handed the result
 
     from flows.pipeline import run
 
-    run_id = run(pipeline=name, config_path=str(config.resolve()))
-    from tasks.results.store import Store
-
-    with Store(settings.database, read_only=True) as store:
-        board = store.leaderboard(run_id)
-    print(f"run {run_id} completed: {len(board)} points; database {settings.database}")
-    print(f"report: {settings.reports / name / run_id / 'index.html'}")
+    result = run(pipeline=args.pipeline, config_path=str(config.resolve()), settings=settings)
+    print(f"run {result.run_id} completed: {len(result.points)} points; database {settings.database}")
+    print(f"report: {result.report}")
 
 
 def cmd_bench(args: argparse.Namespace) -> None:
-    from tasks.config import check_inputs, load_settings
-    from tasks.core.workspace import workspace_lock
+    from tasks.config import load_settings
 
     config = _config_path(args.config)
-    settings = load_settings(config)
-    name, pipeline = settings.pipeline(args.pipeline)
-    from flows.bench import check_bench_points, run_bench
+    settings = load_settings(config)  # the run's only parse of the file: the flow is handed the result
+    from flows.bench import bench
     from tasks.bench import history
     from tasks.bench.figures import format_comparison
 
-    check_bench_points(name, pipeline)
-    check_inputs(name, pipeline.with_dump(args.dump))
-    systems = tuple(args.systems)
-    with workspace_lock(settings.workspace, name):  # the bench writes stages and results too
-        summary = run_bench(pipeline=name, config_path=str(config.resolve()), dump=args.dump, systems=systems)
+    summary = bench(args.pipeline, str(config.resolve()), args.dump, tuple(args.systems), settings)
     history.append("bench", summary, settings.reports)
     if args.json:
         print(json.dumps(summary, ensure_ascii=False))

@@ -1,13 +1,17 @@
 """The main flow: dump → prose → simplified → segmented corpus → one model per sweep point → metrics →
-DuckDB → HTML report. It only sequences stages and records what they return; it is DuckDB's only writer."""
+DuckDB → HTML report. It only sequences stages (tasks/stages.py) and hands what they return to the
+recorder (flows/record.py), DuckDB's only writer; it holds the workspace lock and submits sweep points to
+the configured task runner however it was started (`zhvec run`, `zhvec bench`, a `zhvec serve`
+deployment)."""
 
 from __future__ import annotations
 
-import hashlib
-import json
 import os
 import re
 from collections.abc import Iterator
+from contextlib import contextmanager, nullcontext
+from contextvars import ContextVar
+from dataclasses import dataclass
 from pathlib import Path
 
 from prefect import flow, get_run_logger
@@ -19,7 +23,11 @@ from prefect.artifacts import (
     update_progress_artifact,
 )
 from prefect.runtime import flow_run
+from prefect.task_runners import TaskRunner
 
+import flows
+import tasks
+from flows.record import Recorder, record_report, recording
 from tasks import stages
 from tasks.config import (
     DASK_ADDRESS_ENV,
@@ -30,19 +38,30 @@ from tasks.config import (
     check_inputs,
     load_settings,
 )
-from tasks.core.records import ArtifactRecord, PointResult
-from tasks.core.workspace import code_version, file_sha256, workspace_lock
-from tasks.dump.fetch import DumpFiles
-from tasks.report.render import render_report
-from tasks.report.sections import summary_markdown
-from tasks.results.store import Store, dump_date
-from tasks.vectors.train import VECTOR_FILES, TrainTracking
+from tasks.core.records import PointResult
+from tasks.core.workspace import workspace_lock
+from tasks.results.store import dump_date
+from tasks.vectors.train import TrainTracking
+
+_HELD: ContextVar[frozenset[Path]] = ContextVar("zhvec_held_workspaces", default=frozenset())
+
+
+@dataclass(frozen=True)
+class RunResult:
+    """What a run made: its id, its input (None for a generated corpus), the corpora it trained on (the
+    segmented dump, or one per synthetic language), its recorded points and its report."""
+
+    run_id: str
+    pipeline: str
+    dump: stages.DumpInput | None
+    corpora: tuple[stages.StageOutput, ...]
+    points: tuple[PointResult, ...]
+    report: Path
 
 
 def project_version() -> str:
     """Hash of every task and flow module: the code identity stored with each run."""
-    folders = (Path(stages.__file__).parent, Path(__file__).parent)
-    return code_version(*sorted(p for folder in folders for p in folder.rglob("*.py")))
+    return stages.source_version(tasks, flows)
 
 
 def describe_run(name: str, pl: Pipeline) -> str:
@@ -56,25 +75,31 @@ def describe_run(name: str, pl: Pipeline) -> str:
     return f"{name} · {which} · {count} point{'s' if count != 1 else ''}"
 
 
-def flow_run_name() -> str:
-    """Prefect calls this when the run starts; a config that fails to load is reported by the flow itself,
-    so the name then falls back to the pipeline parameter."""
-    params = flow_run.parameters
-    try:
-        name, pl = load_settings(Path(params["config_path"])).pipeline(params["pipeline"])
-    except ConfigError:
-        return str(params["pipeline"])
-    return describe_run(name, pl.with_dump(params["dump"]) if params.get("dump") else pl)
+def _name_flow_run(name: str) -> None:
+    """Give the running flow run its descriptive name, known only once the config is loaded (the flow's
+    parameters name the config file, not its contents)."""
+    from prefect.client.orchestration import get_client
+
+    with get_client(sync_client=True) as client:
+        client.update_flow_run(flow_run.id, name=name)
 
 
-def file_artifacts(files: dict[Path, str], point_id: str | None) -> list[ArtifactRecord]:
-    """Identity (size, SHA-256) of the files that exist among `files` (path → kind), so a copied model or
-    report can be checked against the run that made it."""
-    return [
-        ArtifactRecord(str(path), kind, file_sha256(path), path.stat().st_size, point_id)
-        for path, kind in files.items()
-        if path.is_file()
-    ]
+@contextmanager
+def hold_workspace(root: Path, pipeline: str) -> Iterator[None]:
+    """Hold the workspace lock (tasks/core/workspace.py) unless this call chain already holds it: the CLI
+    takes it before the flow starts so that a busy workspace fails at once, and `zhvec bench` holds it
+    across the pipeline run it starts; a run started any other way (a `zhvec serve` deployment) takes it
+    here."""
+    held = _HELD.get()
+    if root in held:
+        yield
+        return
+    with workspace_lock(root, pipeline):
+        token = _HELD.set(held | {root})
+        try:
+            yield
+        finally:
+            _HELD.reset(token)
 
 
 def dask_address(settings: Settings) -> str | None:
@@ -94,40 +119,57 @@ def check_dask(address: str, timeout_s: float) -> None:
         ) from None
 
 
-def run(pipeline: str, config_path: str) -> str:
-    """Run `run_pipeline` on the configured task runner (checking a Dask scheduler first), holding the
-    workspace lock: a second run on the same workspace fails at once, naming this one."""
-    settings = load_settings(Path(config_path))
-    flow_fn = run_pipeline
-    if settings.task_runner != "local":
-        from prefect_dask import DaskTaskRunner
+def check_task_runner(settings: Settings) -> str | None:
+    """The Dask scheduler's address for `task_runner: dask`, checked to answer (None: a temporary local
+    cluster, or `task_runner: local`)."""
+    address = dask_address(settings) if settings.task_runner == "dask" else None
+    if address is not None:
+        check_dask(address, settings.dask.timeout_s)
+    return address
 
-        address = dask_address(settings)
-        if address is not None:
-            check_dask(address, settings.dask.timeout_s)
-        runner = DaskTaskRunner(address=address) if address else DaskTaskRunner()
-        flow_fn = run_pipeline.with_options(task_runner=runner)
-    with workspace_lock(settings.workspace, pipeline):
-        return flow_fn(pipeline=pipeline, config_path=config_path)
+
+def point_runner(settings: Settings) -> TaskRunner | None:
+    """The runner sweep points are submitted to: None for `task_runner: local` (points run one after
+    another in the flow), else a DaskTaskRunner on the configured scheduler or on a temporary local
+    cluster. The flow builds it itself, so the runs of a deployment use it too."""
+    address = check_task_runner(settings)
+    if settings.task_runner == "local":
+        return None
+    from prefect_dask import DaskTaskRunner
+
+    return DaskTaskRunner(address=address) if address else DaskTaskRunner()
+
+
+def run(pipeline: str | None, config_path: str, settings: Settings | None = None) -> RunResult:
+    """`zhvec run`: what can fail fast does so before the flow starts (inputs, the Dask scheduler, a busy
+    workspace, which fails naming the run that holds it); the flow then finds the config loaded and the
+    lock held. `settings` is `config_path` already loaded, if the caller has it."""
+    settings = settings or load_settings(Path(config_path))
+    name, pl = settings.pipeline(pipeline)
+    check_inputs(name, pl)
+    check_task_runner(settings)
+    with hold_workspace(settings.workspace, name):
+        return run_pipeline(pipeline=name, config_path=config_path, settings=settings)
 
 
 def _points(
-    settings: Settings,
+    runner: TaskRunner | None,
     root: Path,
     corpus: stages.StageOutput,
     pl: Pipeline,
     track: TrainTracking | None,
 ) -> Iterator[tuple[TrainParams, stages.PointOutput | Exception]]:
-    """Each point's outcome in sweep order: one after another locally, or all submitted at once to the
-    flow's task runner (Dask) and collected in order."""
-    if settings.task_runner == "local":
+    """Each point's outcome in sweep order: one after another in the flow, or all submitted at once to the
+    runner (Dask) and collected in order."""
+    if runner is None:
         for params in pl.points():
             try:
                 yield params, stages.point(root, corpus, params, pl.evaluate, track)
             except Exception as exc:  # one bad point must not sink the sweep; it is recorded as failed
                 yield params, exc
         return
-    futures = [(p, stages.point.submit(root, corpus, p, pl.evaluate, track)) for p in pl.points()]
+    shared = {"root": root, "corpus": corpus, "sets": pl.evaluate, "track": track}
+    futures = [(p, runner.submit(stages.point, {**shared, "params": p})) for p in pl.points()]
     for params, future in futures:
         try:
             yield params, future.result()
@@ -136,116 +178,119 @@ def _points(
 
 
 def _record_point(
-    db: Path,
-    run_id: str,
+    recorder: Recorder,
     pid: str,
     params: TrainParams,
     outcome: stages.PointOutput | Exception,
     language: str | None = None,
-) -> None:
+) -> PointResult:
     logger = get_run_logger()
     label = params.label() if language is None else f"{language}:{params.label()}"
     if isinstance(outcome, Exception):
         logger.error("point %s failed: %s", label, outcome)
         error = str(outcome) or type(outcome).__name__
         failed = PointResult(pid, label, params.model_dump(mode="json"), "failed", error=error)
-        with Store(db) as store:
-            store.add_point(run_id, failed)
-        return
-    model, scored, metrics = outcome.model, outcome.scored, outcome.metrics
+        recorder.point(failed)
+        return failed
+    model, metrics = outcome.model, outcome.metrics
     point = PointResult(
         point_id=pid,
         label=label,
         params=params.model_dump(mode="json"),
         status="completed",
-        vocab_size=int(model.stats["vocab_size"]),
-        train_words=int(model.stats["trained_words"]),
+        vocab_size=model.vocab_size,
+        train_words=model.trained_words,
         vectors_dir=model.path,
     )
-    with Store(db) as store:
-        store.add_point(run_id, point)
-        checked = [outcome.checked.timing] if outcome.checked is not None else []
-        store.add_timings(run_id, [model.timing, scored.timing, *checked])
-        store.add_metrics(run_id, pid, metrics)
-        store.add_epochs(run_id, pid, model.stats.get("epochs", []))
-        vectors = {Path(model.path) / f: "vectors-" + f.rsplit(".", 1)[-1] for f in VECTOR_FILES}
-        store.add_artifacts(run_id, file_artifacts(vectors, pid))
+    recorder.point(point, outcome.timings, metrics, model.epochs, outcome.artifacts)
     headline = {
         m.eval_set: round(m.value, 4)
         for m in metrics
         if m.category == "all" and m.method in ("3cosadd", "spearman", "spearman-alphabet")
     }
     logger.info("point %s: %s", label, headline)
+    return point
 
 
 def preprocess(
-    root: Path, pl: Pipeline, files: DumpFiles, dump_sha: str, workers: int
+    root: Path, pl: Pipeline, dump: stages.DumpInput, workers: int
 ) -> tuple[stages.StageOutput, stages.StageOutput, stages.StageOutput]:
     """Dump → prose → simplified → segmented corpus (each stage skipped when its output exists)."""
-    text = stages.extract(root, files.dump, dump_sha, files.index, pl.extract, workers)
+    text = stages.extract(root, dump.dump, dump.sha256, dump.index, pl.extract, workers)
     simplified = stages.convert(root, text, pl.convert.config, workers)
     return text, simplified, stages.segment(root, simplified, pl.segment, workers, pl.evaluate)
 
 
-@flow(name="zhvec", flow_run_name=flow_run_name, validate_parameters=False)
-def run_pipeline(pipeline: str, config_path: str, dump: str | None = None) -> str:
-    """Run one named pipeline from `pipelines.yaml` (on `dump` instead of its own, if given) and return the
-    run id."""
-    logger = get_run_logger()
-    settings: Settings = load_settings(Path(config_path))
+@flow(name="zhvec", flow_run_name="{pipeline}", validate_parameters=False)
+def run_pipeline(
+    pipeline: str, config_path: str, dump: str | None = None, settings: Settings | None = None
+) -> RunResult:
+    """Run one named pipeline from `pipelines.yaml` (on `dump` instead of its own, if given). `settings` is
+    the config already loaded from `config_path` (the CLI and the bench pass it); a deployment passes only
+    the path, and the config is loaded here: once per run either way."""
+    settings = settings or load_settings(Path(config_path))
     name, pl = settings.pipeline(pipeline)
     if dump is not None:
         pl = pl.with_dump(dump)
     check_inputs(name, pl)
+    _name_flow_run(describe_run(name, pl))
+    runner = point_runner(settings)
+    with hold_workspace(settings.workspace, name), runner or nullcontext():
+        return _run(settings, name, pl, runner)
+
+
+def _run(settings: Settings, name: str, pl: Pipeline, runner: TaskRunner | None) -> RunResult:
+    logger = get_run_logger()
     workers = pl.workers or os.cpu_count() or 1
-    root, db = settings.workspace, settings.database
+    root = settings.workspace
+    dump_input: stages.DumpInput | None = None
     if pl.dump is not None:
-        files = stages.fetch(root, pl.dump, pl.index)
-        source, dump_sha = str(pl.dump), file_sha256(files.dump)
-    else:  # a generated corpus: identified by its generator's settings
-        settings_json = json.dumps(pl.model_dump(mode="json")["synthetic"], sort_keys=True)
-        source, dump_sha = "synthetic", hashlib.sha256(settings_json.encode()).hexdigest()
+        dump_input = stages.fetch(root, pl.dump, pl.index)
+        source, identity = str(pl.dump), dump_input.sha256
+    elif pl.synthetic is not None:  # a generated corpus: identified by its generator's settings
+        source, identity = "synthetic", stages.synthetic_identity(pl.synthetic)
     resolved = {
         "pipeline": name,
         **pl.model_dump(mode="json"),
         "points": [p.model_dump(mode="json") for p in pl.points()],
     }
-    with Store(db) as store:
-        run_id = store.start_run(name, resolved, source, dump_sha, project_version(), flow_run_id=flow_run.id)
-    logger.info("run %s: pipeline %s, %d sweep points, %d workers", run_id, name, len(pl.points()), workers)
-    try:
-        if pl.synthetic is not None:
-            corpora = [stages.synthesize(root, pl.synthetic, lang) for lang in pl.synthetic.languages]
-            timings = [c.timing for c in corpora]
-        else:
-            text, simplified, corpus = preprocess(root, pl, files, dump_sha, workers)
-            corpora, timings = [corpus], [text.timing, simplified.timing, corpus.timing]
-        with Store(db) as store:
-            store.add_timings(run_id, timings)
+    version = project_version()
+    with recording(
+        settings.database, name, resolved, source, identity, version, flow_run_id=flow_run.id
+    ) as recorder:
+        logger.info(
+            "run %s: pipeline %s, %d sweep points, %d workers",
+            recorder.run_id,
+            name,
+            len(pl.points()),
+            workers,
+        )
+        corpora: list[tuple[str | None, stages.StageOutput]]
+        if dump_input is not None:
+            text, simplified, corpus = preprocess(root, pl, dump_input, workers)
+            corpora, timings = [(None, corpus)], [text.timing, simplified.timing, corpus.timing]
+        elif pl.synthetic is not None:
+            corpora = [(lang, stages.synthesize(root, pl.synthetic, lang)) for lang in pl.synthetic.languages]
+            timings = [c.timing for _, c in corpora]
+        recorder.timings(timings)
         track = stages.tracking(pl.evaluate, pl.sweep)
         total = len(pl.points()) * len(corpora)
         progress = create_progress_artifact(0.0, description=f"sweep points done of {total} ({name})")
-        done = 0
-        for corpus in corpora:  # one corpus, or one per synthetic language
-            language = corpus.stats.get("language")
-            for params, outcome in _points(settings, root, corpus, pl, track):
+        points = []
+        for language, corpus in corpora:  # one corpus, or one per synthetic language
+            for params, outcome in _points(runner, root, corpus, pl, track):
                 pid = stages.point_id(corpus, params, track)
-                _record_point(db, run_id, pid, params, outcome, language)
-                done += 1
-                update_progress_artifact(progress, 100.0 * done / total)
-        with Store(db) as store:
-            store.finish_run(run_id, "completed")
-            report = render_report(store, run_id, settings.reports)
-            store.add_artifacts(run_id, file_artifacts({report: "report"}, None))
-            board = store.leaderboard(run_id)
-            best = summary_markdown(store, run_id)
-    except BaseException as exc:
-        with Store(db) as store:
-            store.finish_run(run_id, "failed", error=str(exc) or type(exc).__name__)
-        raise
+                points.append(_record_point(recorder, pid, params, outcome, language))
+                update_progress_artifact(progress, 100.0 * len(points) / total)
+    run_id = recorder.run_id
+    report = stages.report(settings.database, run_id, settings.reports)
+    record_report(settings.database, run_id, report.artifact)
     slug = re.sub(r"[^a-z0-9-]+", "-", name.lower())  # artifact keys allow only these
-    create_table_artifact(board, key=f"{slug}-leaderboard", description=f"zhvec {name} run {run_id}")
-    create_markdown_artifact(best, key=f"{slug}-best", description=f"best point of zhvec {name} run {run_id}")
-    create_link_artifact(report.as_uri(), link_text=f"HTML report of run {run_id}", key=f"{slug}-report")
-    logger.info("report: %s", report)
-    return run_id
+    description = f"zhvec {name} run {run_id}"
+    create_table_artifact(report.leaderboard, key=f"{slug}-leaderboard", description=description)
+    create_markdown_artifact(
+        report.best_markdown, key=f"{slug}-best", description=f"best point of {description}"
+    )
+    create_link_artifact(report.path.as_uri(), link_text=f"HTML report of run {run_id}", key=f"{slug}-report")
+    logger.info("report: %s", report.path)
+    return RunResult(run_id, name, dump_input, tuple(c for _, c in corpora), tuple(points), report.path)

@@ -9,6 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from prefect.deployments.runner import RunnerDeployment
+from prefect.types.entrypoint import EntrypointType
 
 from flows.pipeline import run_pipeline
 from tasks.config import Settings
@@ -16,7 +17,11 @@ from tasks.config import Settings
 
 def scheduled_deployments(settings: Settings, config_path: Path) -> list[RunnerDeployment]:
     """A deployment named after each scheduled pipeline, running `run_pipeline` with the absolute config
-    path (the served process may start elsewhere) on the pipeline's cron, in UTC."""
+    path (the served process may start elsewhere) on the pipeline's cron, in UTC. The flow loads the
+    config, takes the workspace lock and builds the configured task runner itself, so these runs do as
+    `zhvec run` does. The entrypoint is the module path (`flows.pipeline.run_pipeline`), not a file: the
+    flow then pickles by reference when it ships points to Dask workers, and serving works from any
+    folder."""
     config = str(config_path.resolve())
     return [
         run_pipeline.to_deployment(
@@ -25,6 +30,7 @@ def scheduled_deployments(settings: Settings, config_path: Path) -> list[RunnerD
             parameters={"pipeline": name, "config_path": config},
             description=pl.description or f"zhvec pipeline {name}",
             tags=["zhvec", name],
+            entrypoint_type=EntrypointType.MODULE_PATH,
         )
         for name, pl in settings.pipelines.items()
         if pl.schedule is not None

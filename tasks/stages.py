@@ -1,24 +1,30 @@
 """Thin Prefect tasks over the stage functions: key the output by inputs + params + code, skip finished
-work, measure what runs, and return records for the flow to store."""
+work, measure what runs, and return typed records (identities hashed, figures read) for the flow to store."""
 
 from __future__ import annotations
 
+import hashlib
 import json
-from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
 from tasks.bench import baselines as baselines_mod
+from tasks.bench import figures as figures_mod
 from tasks.config import EvalSets, ExtractOptions, SegmentOptions, Sweep, SyntheticOptions, TrainParams
 from tasks.core.measure import measure
-from tasks.core.records import Metric, StageTiming
+from tasks.core.records import ArtifactRecord, EpochRow, Metric, StageTiming
 from tasks.core.workspace import StageDir, code_version, file_sha256, stage_key, write_json_atomic
 from tasks.dump import extract as extract_mod
 from tasks.dump import fetch as fetch_mod
+from tasks.report.render import render_report
+from tasks.report.sections import summary_markdown
+from tasks.results.store import Store
 from tasks.synthetic import languages as synthetic_mod
 from tasks.text import convert as convert_mod
 from tasks.text import dicts as dicts_mod
@@ -39,6 +45,79 @@ class StageOutput:
     path: str
     timing: StageTiming
     stats: dict[str, Any]
+
+
+def _extend(out: StageOutput) -> dict[str, Any]:
+    """A StageOutput's fields, for building the typed output of one stage from it."""
+    return {f.name: getattr(out, f.name) for f in fields(StageOutput)}
+
+
+@dataclass(frozen=True)
+class DumpInput:
+    """The dump on local disk, its multistream index (None for a single-stream dump) and the SHA-256 of its
+    bytes: the identity the extract stage and the run are keyed by."""
+
+    dump: Path
+    index: Path | None
+    sha256: str
+
+
+@dataclass(frozen=True)
+class SyntheticCorpus(StageOutput):
+    """A generated language's corpus: trained like a segmented dump, then scored against its alphabet."""
+
+    language: synthetic_mod.Language
+    neighbour_window: int
+
+
+@dataclass(frozen=True)
+class TrainedModel(StageOutput):
+    """A train stage's vectors with the figures the run records."""
+
+    model: str
+    vocab_size: int
+    trained_words: int
+    epochs: tuple[EpochRow, ...]
+
+
+@dataclass(frozen=True)
+class BaselineOutput(StageOutput):
+    """A baseline's vectors (the tutorial pipeline, word2vec.c), with its stage costs in zhvec's terms."""
+
+    vocab_size: int
+    timings: tuple[StageTiming, ...]
+
+
+@dataclass(frozen=True)
+class ReportOutput:
+    """The run's HTML report with its identity, and the leaderboard and best point for the Prefect UI."""
+
+    path: Path
+    artifact: ArtifactRecord
+    leaderboard: list[dict[str, Any]]
+    best_markdown: str
+
+
+def file_artifacts(files: Mapping[Path, str], point_id: str | None) -> list[ArtifactRecord]:
+    """Identity (size, SHA-256) of the files that exist among `files` (path → kind), so a copied model or
+    report can be checked against the run that made it."""
+    return [
+        ArtifactRecord(str(path), kind, file_sha256(path), path.stat().st_size, point_id)
+        for path, kind in files.items()
+        if path.is_file()
+    ]
+
+
+def source_version(*packages: ModuleType) -> str:
+    """Hash of every module of `packages`: the code identity stored with each run."""
+    folders = [Path(package.__file__ or "").parent for package in packages]
+    return code_version(*sorted(p for folder in folders for p in folder.rglob("*.py")))
+
+
+def synthetic_identity(options: SyntheticOptions) -> str:
+    """A generated corpus's stand-in for a dump's SHA-256: the hash of its generator's settings."""
+    settings_json = json.dumps(options.model_dump(mode="json"), sort_keys=True)
+    return hashlib.sha256(settings_json.encode()).hexdigest()
 
 
 Body = Callable[[Path], tuple[dict[str, Any], dict[str, Any]]]
@@ -87,9 +166,11 @@ def _jsonable(model: Any) -> dict[str, Any]:
 
 
 @task(name="fetch", cache_policy=NO_CACHE)
-def fetch(root: Path, source: Path | str, index: Path | None) -> fetch_mod.DumpFiles:
-    """The dump on local disk: a path as given, a URL downloaded into `<workspace>/dumps` and verified."""
-    return fetch_mod.resolve_dump(source, root / "dumps", index=index, progress=True)
+def fetch(root: Path, source: Path | str, index: Path | None) -> DumpInput:
+    """The dump on local disk (a path as given, a URL downloaded into `<workspace>/dumps` and verified) and
+    the SHA-256 of its bytes."""
+    files = fetch_mod.resolve_dump(source, root / "dumps", index=index, progress=True)
+    return DumpInput(files.dump, files.index, file_sha256(files.dump))
 
 
 @task(name="extract", cache_policy=NO_CACHE)
@@ -163,7 +244,7 @@ def segment(
 
 
 @task(name="synthesize", cache_policy=NO_CACHE, task_run_name="synthesize-{language}")
-def synthesize(root: Path, options: SyntheticOptions, language: synthetic_mod.Language) -> StageOutput:
+def synthesize(root: Path, options: SyntheticOptions, language: synthetic_mod.Language) -> SyntheticCorpus:
     """Generate one synthetic language as a corpus stage: the train stage reads it like a segmented dump."""
 
     def body(out: Path) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -184,11 +265,12 @@ def synthesize(root: Path, options: SyntheticOptions, language: synthetic_mod.La
     params = _jsonable(options) | {"language": language}
     del params["languages"]  # one language per stage: the others must not change its key
     stage = f"synthesize-{language}"  # one stage name per language: each has its own timing row
-    return run_stage(root, stage, [], params, code_version(synthetic_mod), body)
+    out = run_stage(root, stage, [], params, code_version(synthetic_mod), body)
+    return SyntheticCorpus(**_extend(out), language=language, neighbour_window=options.neighbour_window)
 
 
 @task(name="structure", cache_policy=NO_CACHE)
-def structure(root: Path, model: StageOutput, corpus: StageOutput) -> tuple[StageOutput, list[Metric]]:
+def structure(root: Path, model: StageOutput, corpus: SyntheticCorpus) -> tuple[StageOutput, list[Metric]]:
     """Score a synthetic language's vectors against its alphabet (tasks/synthetic/languages.py)."""
     vectors = Path(model.path) / "vectors.kv"
     alphabet = Path(corpus.path) / synthetic_mod.ALPHABET_FILE
@@ -197,8 +279,8 @@ def structure(root: Path, model: StageOutput, corpus: StageOutput) -> tuple[Stag
         metrics = synthetic_mod.structure_metrics(
             evaluate_mod.load_vectors(vectors),
             synthetic_mod.read_alphabet(alphabet),
-            str(corpus.stats["language"]),
-            int(corpus.stats["neighbour_window"]),
+            corpus.language,
+            corpus.neighbour_window,
         )
         write_json_atomic(out / METRICS, {"metrics": [m.as_dict() for m in metrics]})
         io = {
@@ -251,7 +333,7 @@ def point_id(corpus: StageOutput, params: TrainParams, track: train_mod.TrainTra
 @task(name="train", cache_policy=NO_CACHE, task_run_name="train-{params.model}-w{params.window}")
 def train(
     root: Path, corpus: StageOutput, params: TrainParams, track: train_mod.TrainTracking | None = None
-) -> StageOutput:
+) -> TrainedModel:
     corpus_file = Path(corpus.path) / CORPUS
 
     def body(out: Path) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -265,13 +347,21 @@ def train(
         return asdict(stats), io
 
     inputs, semantic, code = _train_identity(corpus, params, track)
-    return run_stage(root, "train", inputs, semantic, code, body, point_id=point_id(corpus, params, track))
+    out = run_stage(root, "train", inputs, semantic, code, body, point_id=point_id(corpus, params, track))
+    stats = train_mod.TrainStats(**out.stats)  # what the body returned, or the manifest of an earlier run
+    return TrainedModel(
+        **_extend(out),
+        model=stats.model,
+        vocab_size=stats.vocab_size,
+        trained_words=stats.trained_words,
+        epochs=tuple(EpochRow(int(r["epoch"]), str(r["metric"]), float(r["value"])) for r in stats.epochs),
+    )
 
 
 @task(name="evaluate", cache_policy=NO_CACHE)
 def evaluate(root: Path, model: StageOutput, sets: EvalSets) -> tuple[StageOutput, list[Metric]]:
     vectors = Path(model.path) / "vectors.kv"
-    subword = model.stats.get("model") == "fasttext"
+    subword = isinstance(model, TrainedModel) and model.model == "fasttext"
 
     def body(out: Path) -> tuple[dict[str, Any], dict[str, Any]]:
         vecs = evaluate_mod.load_vectors(vectors)
@@ -297,12 +387,19 @@ def evaluate(root: Path, model: StageOutput, sets: EvalSets) -> tuple[StageOutpu
 
 @dataclass(frozen=True)
 class PointOutput:
-    """A trained and scored sweep point, as one task returns it (from a Dask worker, too)."""
+    """A trained and scored sweep point, as one task returns it (from a Dask worker, too), with the
+    identity of its vector files."""
 
-    model: StageOutput
+    model: TrainedModel
     scored: StageOutput
     metrics: list[Metric]
+    artifacts: list[ArtifactRecord]
     checked: StageOutput | None = None  # the structure check, for a synthetic language
+
+    @property
+    def timings(self) -> list[StageTiming]:
+        checked = [self.checked.timing] if self.checked is not None else []
+        return [self.model.timing, self.scored.timing, *checked]
 
 
 @task(name="point", cache_policy=NO_CACHE, retries=1, task_run_name="point-{params.model}-w{params.window}")
@@ -317,14 +414,16 @@ def point(
     failure is retried once (a finished train stage is reused by the retry)."""
     model = train.fn(root, corpus, params, track)
     scored, metrics = evaluate.fn(root, model, sets)
-    if "language" not in corpus.stats:
-        return PointOutput(model, scored, metrics)
+    vectors = {Path(model.path) / f: "vectors-" + f.rsplit(".", 1)[-1] for f in train_mod.VECTOR_FILES}
+    artifacts = file_artifacts(vectors, model.key)
+    if not isinstance(corpus, SyntheticCorpus):
+        return PointOutput(model, scored, metrics, artifacts)
     checked, found = structure.fn(root, model, corpus)
-    return PointOutput(model, scored, [*metrics, *found], checked)
+    return PointOutput(model, scored, [*metrics, *found], artifacts, checked)
 
 
 @task(name="tutorial", cache_policy=NO_CACHE, task_run_name="tutorial-{model}")
-def tutorial(root: Path, dump: Path, dump_sha: str, model: str, epochs: int) -> StageOutput:
+def tutorial(root: Path, dump: Path, dump_sha: str, model: str, epochs: int) -> BaselineOutput:
     """The tutorial pipeline, dump to vectors, for one model (it always redoes its preprocessing)."""
 
     def body(out: Path) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -338,11 +437,13 @@ def tutorial(root: Path, dump: Path, dump_sha: str, model: str, epochs: int) -> 
         return result, io
 
     code = code_version(baselines_mod.NAIVE_SCRIPT, baselines_mod)
-    return run_stage(root, "tutorial", [f"dump:{dump_sha}"], {"model": model, "epochs": epochs}, code, body)
+    out = run_stage(root, "tutorial", [f"dump:{dump_sha}"], {"model": model, "epochs": epochs}, code, body)
+    timings = baselines_mod.tutorial_timings(out.stats, dump.stat().st_size, epochs, out.key)
+    return BaselineOutput(**_extend(out), vocab_size=int(out.stats["vocab"]), timings=tuple(timings))
 
 
 @task(name="word2vec_c", cache_policy=NO_CACHE, task_run_name="word2vec_c-{params.model}")
-def word2vec_c(root: Path, corpus: StageOutput, params: TrainParams, threads: int) -> StageOutput:
+def word2vec_c(root: Path, corpus: StageOutput, params: TrainParams, threads: int) -> BaselineOutput:
     """The original word2vec.c trained on zhvec's corpus with a point's params."""
     corpus_file = Path(corpus.path) / CORPUS
 
@@ -358,4 +459,25 @@ def word2vec_c(root: Path, corpus: StageOutput, params: TrainParams, threads: in
 
     semantic = {**params.model_dump(mode="json"), "threads": threads}
     code = code_version(baselines_mod)
-    return run_stage(root, "word2vec_c", [corpus.key], semantic, code, body, point_id=None)
+    out = run_stage(root, "word2vec_c", [corpus.key], semantic, code, body, point_id=None)
+    train_timing = replace(out.timing, stage="train", point_id=out.key)
+    return BaselineOutput(**_extend(out), vocab_size=int(out.stats["vocab"]), timings=(train_timing,))
+
+
+@task(name="report", cache_policy=NO_CACHE)
+def report(database: Path, run_id: str, out_dir: Path) -> ReportOutput:
+    """Write the run's HTML report (and refresh the index of runs) from a read-only connection, so it runs
+    once the run's records are committed and the recorder's connection is closed."""
+    with Store(database, read_only=True) as store:
+        path = render_report(store, run_id, out_dir)
+        board = store.leaderboard(run_id)
+        best = summary_markdown(store, run_id)
+    (artifact,) = file_artifacts({path: "report"}, None)
+    return ReportOutput(path, artifact, board, best)
+
+
+@task(name="bench-summary", cache_policy=NO_CACHE)
+def bench_summary(database: Path, run_id: str, baselines_run_id: str | None) -> dict[str, Any]:
+    """The comparison of zhvec's run with its baselines run (tasks/bench/figures.py), read-only."""
+    with Store(database, read_only=True) as store:
+        return figures_mod.summary(store, store.run(run_id), baselines_run_id)

@@ -38,7 +38,7 @@ def finished_run(prefect_server: None, tmp_path_factory: pytest.TempPathFactory)
     root = tmp_path_factory.mktemp("flow")
     config = root / "pipelines.yaml"
     config.write_text(CONFIG.format(root=root, dump=TINY_DUMP, eval=EVAL_DIR), encoding="utf-8")
-    run_id = run_pipeline(pipeline="tiny", config_path=str(config))
+    run_id = run_pipeline(pipeline="tiny", config_path=str(config)).run_id
     return root, run_id
 
 
@@ -116,7 +116,7 @@ def test_stored_counts_equal_independent_ca8_evaluation(finished_run: tuple[Path
 
 def test_rerun_reuses_every_stage_and_gives_the_same_metrics(finished_run: tuple[Path, str]) -> None:
     root, first = finished_run
-    second = run_pipeline(pipeline="tiny", config_path=str(root / "pipelines.yaml"))
+    second = run_pipeline(pipeline="tiny", config_path=str(root / "pipelines.yaml")).run_id
     assert second != first
     cached = query(root, "SELECT bool_and(cached), count(*) FROM stage_timings WHERE run_id = ?", second)[0]
     assert cached == (True, 2 * 2 + 3)

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import subprocess
+import sys
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -7,8 +9,10 @@ from typing import Any
 import duckdb
 import pytest
 
-from tasks.core.records import Metric, PointResult, StageTiming
-from tasks.results.store import DEFAULT_HEADLINES, Store
+from tasks.core.records import EpochRow, Metric, PointResult, StageTiming
+from tasks.results.store import DEFAULT_HEADLINES, DatabaseBusy, Store
+
+REPO = Path(__file__).resolve().parents[1]
 
 CONFIG: dict[str, Any] = {"dump": Path("/data/zhwiki.xml.bz2"), "sweep": {"grid": {"window": [5, 10]}}}
 
@@ -204,19 +208,44 @@ def test_read_only_open(db: Path) -> None:
             store.finish_run(run_id, "completed")
 
 
+WRITER = """
+import sys, time
+from pathlib import Path
+from tasks.results.store import Store
+with Store(Path(sys.argv[1])):
+    print("open", flush=True)
+    time.sleep(600)
+"""
+
+
+def test_reading_while_a_run_writes_is_one_clear_error(db: Path) -> None:
+    proc = subprocess.Popen(
+        [sys.executable, "-c", WRITER, str(db)], cwd=REPO, stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert proc.stdout is not None and proc.stdout.readline() == "open\n"
+        with pytest.raises(DatabaseBusy) as caught, Store(db, read_only=True):
+            pass
+    finally:
+        proc.kill()
+        proc.wait()
+    assert str(caught.value) == (
+        f"{db}: in use by process {proc.pid} (a running zhvec run holds it until the run ends); "
+        "retry once it has finished"
+    )
+    with Store(db, read_only=True) as store:  # the writer is gone: readable again
+        assert store.runs() == []
+
+
 def test_epoch_history_round_trip_and_replace(db: Path) -> None:
-    rows = [
-        {"epoch": 2, "metric": "loss", "value": 5.0},
-        {"epoch": 1, "metric": "probe:北京|上海", "value": 0.5},
-        {"epoch": 1, "metric": "loss", "value": 9.0},
-    ]
+    rows = [EpochRow(2, "loss", 5.0), EpochRow(1, "probe:北京|上海", 0.5), EpochRow(1, "loss", 9.0)]
     with Store(db) as store:
         run_id = store.start_run("sample", CONFIG, "d.bz2", "ab12", "v1")
         store.add_point(run_id, PointResult("p2", "b", {}, "completed"))
         store.add_point(run_id, PointResult("p1", "a", {}, "completed"))
         store.add_epochs(run_id, "p1", rows)
         store.add_epochs(run_id, "p2", rows[:1])
-        store.add_epochs(run_id, "p2", [{"epoch": 1, "metric": "loss", "value": 7.0}])  # a re-run replaces
+        store.add_epochs(run_id, "p2", [EpochRow(1, "loss", 7.0)])  # a re-run replaces
         history = store.epoch_history(run_id)
         with pytest.raises(KeyError, match="unknown run_id"):
             store.add_epochs("nope", "p1", rows)

@@ -81,7 +81,7 @@ def vector_files(root: Path) -> dict[str, bytes]:
 @pytest.fixture(scope="module")
 def local_run(prefect_server: None, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
     root = tmp_path_factory.mktemp("local")
-    return root, run("tiny", str(write_config(root)))
+    return root, run("tiny", str(write_config(root))).run_id
 
 
 def test_dask_runner_matches_local_runner(local_run: tuple[Path, str], tmp_path: Path) -> None:
@@ -98,7 +98,7 @@ def test_dask_runner_matches_local_runner(local_run: tuple[Path, str], tmp_path:
     }  # 上海 is not in the tiny dump's vocabulary: a probe pair with a missing word is skipped
     with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0") as cluster:
         config = write_config(tmp_path, "dask", cluster.scheduler_address)
-        dask_run_id = run("tiny", str(config))
+        dask_run_id = run("tiny", str(config)).run_id
         with cluster.get_client() as client:
             ran = client.run(lambda: sorted(Path(os.getcwd()).parts))  # both worker processes are alive
     assert len(ran) == 2

@@ -116,7 +116,7 @@ pipelines:
 
 def test_synthetic_pipeline_recovers_the_structure(prefect_server: None, tmp_path: Path) -> None:
     (tmp_path / "p.yaml").write_text(CONFIG.format(root=tmp_path), encoding="utf-8")
-    run_id = run_pipeline(pipeline="synthetic", config_path=str(tmp_path / "p.yaml"))
+    run_id = run_pipeline(pipeline="synthetic", config_path=str(tmp_path / "p.yaml")).run_id
     with duckdb.connect(str(tmp_path / "work" / "zhvec.duckdb"), read_only=True) as con:
         assert con.execute("SELECT dump, status FROM runs").fetchall() == [("synthetic", "completed")]
         scores = dict(

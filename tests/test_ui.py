@@ -68,7 +68,7 @@ def run(prefect_server: None, tmp_path_factory: pytest.TempPathFactory) -> tuple
         CONFIG.format(root=root, dump=DUMP_NAME, hostile=HOSTILE, eval=EVAL_DIR),
         encoding="utf-8",
     )
-    return root, run_pipeline(pipeline="hostile", config_path=str(config))
+    return root, run_pipeline(pipeline="hostile", config_path=str(config)).run_id
 
 
 def query(root: Path, sql: str, *params: object) -> list[tuple[object, ...]]:

@@ -69,6 +69,16 @@ class PointResult:
 
 
 @dataclass(frozen=True)
+class EpochRow:
+    """One per-epoch figure of a trained point: `metric` is 'loss', 'seconds', '<set>_<method>' or
+    'probe:<w1>|<w2>' (tasks/vectors/train.py)."""
+
+    epoch: int
+    metric: str
+    value: float
+
+
+@dataclass(frozen=True)
 class ArtifactRecord:
     """A file a run produced (vectors, the report) with the identity needed to trust a copy of it."""
 

@@ -1,7 +1,7 @@
 """The results database (DuckDB): one file holding every run, so runs can be compared with plain SQL.
 
-Only the flow process writes it; others open it read-only, which DuckDB allows only while no process has it
-open for writing. Tables:
+Only the recorder (flows/record.py) opens it for writing; everything else opens it read-only, which DuckDB
+allows only while no process has it open for writing. Tables:
 
 `runs` — one row per flow run.
     run_id VARCHAR PK (`YYYYmmdd-HHMMSS-<6 hex>`, UTC), pipeline, dump (path), dump_sha256, code_version,
@@ -57,7 +57,8 @@ from typing import Any
 import duckdb
 
 from tasks.config import EvalSets
-from tasks.core.records import ArtifactRecord, Metric, PointResult, StageTiming
+from tasks.core.errors import InputError
+from tasks.core.records import ArtifactRecord, EpochRow, Metric, PointResult, StageTiming
 
 TRAIN_STAGE = "train"
 ANALOGY_HEADLINE = "3cosadd"
@@ -85,6 +86,7 @@ _JSON_COLUMNS = ("config", "params", "extra")
 TABLES = ("runs", "points", "stage_timings", "metrics", "epoch_history", "artifacts")
 VIEWS = ("params", "stage_throughput", "point_summary")
 REFERENCE_KIND = "reference"
+_LOCK_HOLDER = re.compile(r"Conflicting lock is held in .* \(PID (\d+)\)")
 _DUMP_DATE = re.compile(r"(?:^|/)[a-z_]+wiki-(\d{4})(\d{2})(\d{2})-")
 
 
@@ -245,13 +247,27 @@ def _json(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, sort_keys=True, default=str)
 
 
+class DatabaseBusy(InputError):
+    """Another process has the results database open in a way that excludes this one (DuckDB allows one
+    writer, or any number of readers)."""
+
+
 class Store:
     """A connection to the results database; use as a context manager so it is always closed."""
 
     def __init__(self, path: Path, read_only: bool = False) -> None:
         if not read_only:
             path.parent.mkdir(parents=True, exist_ok=True)
-        self._con = duckdb.connect(str(path), read_only=read_only)
+        try:
+            self._con = duckdb.connect(str(path), read_only=read_only)
+        except duckdb.IOException as exc:
+            holder = _LOCK_HOLDER.search(str(exc))
+            if holder is None:
+                raise
+            raise DatabaseBusy(
+                f"{path}: in use by process {holder.group(1)} (a running zhvec run holds it until the run "
+                "ends); retry once it has finished"
+            ) from None
         if not read_only:
             with self._transaction() as con:
                 con.execute(_TABLES)
@@ -416,8 +432,8 @@ class Store:
                     ],
                 )
 
-    def add_epochs(self, run_id: str, point_id: str, rows: Sequence[dict[str, Any]]) -> None:
-        """Record a point's per-epoch rows (`epoch`, `metric`, `value`), replacing any earlier ones."""
+    def add_epochs(self, run_id: str, point_id: str, rows: Sequence[EpochRow]) -> None:
+        """Record a point's per-epoch rows, replacing any earlier ones."""
         with self._transaction() as con:
             _require_run(con, run_id)
             con.execute("DELETE FROM epoch_history WHERE run_id = ? AND point_id = ?", [run_id, point_id])
@@ -425,7 +441,7 @@ class Store:
                 return
             con.executemany(
                 "INSERT INTO epoch_history (run_id, point_id, epoch, metric, value) VALUES (?, ?, ?, ?, ?)",
-                [[run_id, point_id, int(r["epoch"]), str(r["metric"]), float(r["value"])] for r in rows],
+                [[run_id, point_id, r.epoch, r.metric, r.value] for r in rows],
             )
 
     def finish_run(self, run_id: str, status: str, error: str = "") -> None:
