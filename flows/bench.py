@@ -136,19 +136,7 @@ def run_bench(
             report = stages.report(settings.database, zhvec.run_id, settings.reports)  # with the baselines
             record_report(settings.database, zhvec.run_id, report.artifact)
         summary = stages.bench_summary(settings.database, zhvec.run_id, ref_id)
-    create_markdown_artifact(bench_markdown(summary), key="bench", description=f"zhvec bench {zhvec.run_id}")
+    create_markdown_artifact(
+        bench_mod.bench_markdown(summary), key="bench", description=f"zhvec bench {zhvec.run_id}"
+    )
     return {"run_id": zhvec.run_id, "baselines_run_id": ref_id, **summary}
-
-
-def bench_markdown(summary: dict[str, Any]) -> str:
-    """The comparison as a Markdown table for the Prefect UI."""
-    lines = ["| model | system | preprocess s | train s | words/s | mean score | speed-up (preprocess) |"]
-    lines.append("|---|---|---:|---:|---:|---:|---:|")
-    for model, row in summary["models"].items():
-        for system, s in row["systems"].items():
-            speed = row.get("speedup", {}).get("preprocess") if system == "zhvec" else ""
-            lines.append(
-                f"| {model} | {system} | {s['preprocess_s']} | {s['train_s']} | {s['train_words_per_s']:,} "
-                f"| {s['mean_score']} | {speed or ''} |"
-            )
-    return "\n".join(lines)

@@ -22,6 +22,17 @@ def test_committed_readme_is_generated_from_committed_history() -> None:
     assert history.main(["render", "--check", "--history", str(COMMITTED)]) == 0
 
 
+def test_project_readme_summary_is_generated_from_committed_history(tmp_path: Path) -> None:
+    project = ROOT / "README.md"
+    assert history.project_readme(COMMITTED) == project
+    text = project.read_text(encoding="utf-8")
+    assert history.with_summary(text, history.load(COMMITTED), project) == text
+    summary = history.summary(history.load(COMMITTED))
+    assert summary.count("\n| ") == len(history.SUMMARY) + 1  # the heading and one row per summary line
+    with pytest.raises(history.HistoryError, match="no <!-- bench-summary:start -->"):
+        history.with_summary("# a README without the section\n", [], tmp_path / "README.md")
+
+
 def test_committed_history_covers_every_benchmark_with_a_source_for_each_earlier_run() -> None:
     records = history.load(COMMITTED)
     assert {"bench", "extract", "segment", "evaluate", "train", "synthetic"} <= {

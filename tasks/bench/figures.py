@@ -289,6 +289,20 @@ def summary_for_run(store: Store, run: Mapping[str, Any]) -> dict[str, Any] | No
     return None
 
 
+def bench_markdown(summary: dict[str, Any]) -> str:
+    """The comparison as a Markdown table for the Prefect UI."""
+    lines = ["| model | system | preprocess s | train s | words/s | mean score | speed-up (preprocess) |"]
+    lines.append("|---|---|---:|---:|---:|---:|---:|")
+    for model, row in summary["models"].items():
+        for system, s in row["systems"].items():
+            speed = row.get("speedup", {}).get("preprocess") if system == "zhvec" else ""
+            lines.append(
+                f"| {model} | {system} | {s['preprocess_s']} | {s['train_s']} | {s['train_words_per_s']:,} "
+                f"| {s['mean_score']} | {speed or ''} |"
+            )
+    return "\n".join(lines)
+
+
 def format_comparison(summary: dict[str, Any]) -> str:
     """The comparison as the plain-text table `zhvec bench` prints."""
     out = []

@@ -2,8 +2,11 @@
 `zhvec bench` and `python -m benchmarks.<name>`, and `reports/benchmarks/README.md` generated from it (the
 latest run's figures and every run's headline figures per benchmark), so no measurement is typed by hand.
 
-    python -m tasks.bench.history render [--history PATH]    # rewrite the README from the history
-    python -m tasks.bench.history render --check             # exit 1 if the README is not current
+    python -m tasks.bench.history render [--history PATH]    # rewrite the READMEs from the history
+    python -m tasks.bench.history render --check             # exit 1 if a README is not current
+
+`render` also rewrites the benchmark summary of the project README (between `SUMMARY_START` and
+`SUMMARY_END`, when it is run on the repository's own history), so the figures there are the history's.
 
 `$ZHVEC_BENCH_HISTORY` names another history file (its README goes beside it), e.g. for tests.
 """
@@ -120,6 +123,60 @@ BENCHMARKS: dict[str, tuple[str, str, list[tuple[str, str]]]] = {
         ],
     ),
 }
+
+# The project README's summary: (what is measured, benchmark, figure keys shown as "a / b", command).
+SUMMARY: list[tuple[str, str, tuple[str, ...], str]] = [
+    (
+        "preprocessing (extract + convert + segment) ×the tutorial pipeline, sg / cbow",
+        "bench",
+        ("models.sg.speedup.preprocess", "models.cbow.speedup.preprocess"),
+        "zhvec bench DUMP",
+    ),
+    (
+        "mean of the five headline scores minus the tutorial's, points, sg / cbow",
+        "bench",
+        ("models.sg.quality.mean_diff_points", "models.cbow.quality.mean_diff_points"),
+        "zhvec bench DUMP",
+    ),
+    (
+        "training speed, gensim ×word2vec.c on the same corpus, sg / cbow",
+        "bench",
+        ("models.sg.gensim_vs_word2vec_c", "models.cbow.gensim_vs_word2vec_c"),
+        "zhvec bench DUMP",
+    ),
+    (
+        "extract ×gensim WikiCorpus, multistream / single stream",
+        "extract",
+        ("multistream.ratios.speedup_vs_wikicorpus", "single.ratios.speedup_vs_wikicorpus"),
+        "python -m benchmarks.extract",
+    ),
+    (
+        "extract throughput as a share of lbzip2's, multistream / single stream",
+        "extract",
+        ("multistream.ratios.throughput_vs_lbzip2", "single.ratios.throughput_vs_lbzip2"),
+        "python -m benchmarks.extract",
+    ),
+    (
+        "segment ×a serial jieba loop, default engine / engine jieba",
+        "segment",
+        ("segment.default.speedup", "segment.jieba.speedup"),
+        "python -m benchmarks.segment",
+    ),
+    (
+        "full evaluation of a 1,000,000 × 300 model, seconds",
+        "evaluate",
+        ("suite.evaluate_s",),
+        "python -m benchmarks.evaluate",
+    ),
+    (
+        "analogies with `--rules gensim` ×gensim's evaluate_word_analogies",
+        "evaluate",
+        ("gensim.speedup",),
+        "python -m benchmarks.evaluate",
+    ),
+]
+SUMMARY_START = "<!-- bench-summary:start -->"
+SUMMARY_END = "<!-- bench-summary:end -->"
 
 
 class HistoryError(ValueError):
@@ -334,11 +391,56 @@ def render(records: Sequence[Record]) -> str:
     return "\n".join(lines).rstrip("\n") + "\n"
 
 
+def summary(records: Sequence[Record]) -> str:
+    """The project README's benchmark table: each row from the newest run that recorded its figures."""
+    lines = [
+        SUMMARY_START,
+        "| what is measured | figure | run (UTC, commit) | command |",
+        "|---|---:|---|---|",
+    ]
+    for what, name, keys, command in SUMMARY:
+        runs = [r for r in records if r["benchmark"] == name and all(k in r["figures"] for k in keys)]
+        if not runs:
+            continue
+        latest = sorted(runs, key=_when)[-1]  # as in `render`: of equal times, the last in the file
+        figure = " / ".join(cell(latest["figures"][k]) for k in keys)
+        lines.append(f"| {what} | {figure} | {latest['utc'][:10]}, {cell(latest['commit'])} | `{command}` |")
+    return "\n".join([*lines, SUMMARY_END])
+
+
+def with_summary(readme_text: str, records: Sequence[Record], readme: Path) -> str:
+    """`readme_text` with its benchmark summary replaced by the one generated from `records`."""
+    start, end = readme_text.find(SUMMARY_START), readme_text.find(SUMMARY_END)
+    if start < 0 or end < start:
+        raise HistoryError(f"{readme}: no {SUMMARY_START} … {SUMMARY_END} section to fill")
+    return readme_text[:start] + summary(records) + readme_text[end + len(SUMMARY_END) :]
+
+
+def project_readme(history: Path) -> Path | None:
+    """The project README whose summary `history` feeds: the one of the repository holding
+    `reports/benchmarks/history.jsonl`, when it has the summary section; None for any other history."""
+    readme = history.parent.parent.parent / README
+    if history.parent.name != FOLDER or history.parent.parent.name != "reports" or not readme.is_file():
+        return None
+    return readme if SUMMARY_START in readme.read_text(encoding="utf-8") else None
+
+
+def generated(history: Path) -> dict[Path, str]:
+    """Every file generated from `history`, with its text: the README beside it and the project README."""
+    records = load(history)
+    texts = {history.parent / README: render(records)}
+    project = project_readme(history)
+    if project is not None:
+        texts[project] = with_summary(project.read_text(encoding="utf-8"), records, project)
+    return texts
+
+
 def write_readme(history: Path) -> Path:
-    """Rewrite the README beside `history` from it; return the README's path."""
-    readme = history.parent / README
-    _write(readme, render(load(history)))
-    return readme
+    """Rewrite the README beside `history` (and the project README's summary) from it; return the README's
+    path."""
+    for path, text in generated(history).items():
+        _write(path, text)
+    return history.parent / README
 
 
 def _write(path: Path, text: str) -> None:
@@ -355,22 +457,23 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     history = args.history or history_path(Path("reports"))
     try:
-        text = render(load(history))
+        texts = generated(history)
     except (OSError, HistoryError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    readme = history.parent / README
     if args.check:
-        current = readme.read_text(encoding="utf-8") if readme.is_file() else None
-        if current != text:
+        stale = [
+            p for p, text in texts.items() if (p.read_text(encoding="utf-8") if p.is_file() else None) != text
+        ]
+        for path in stale:
             print(
-                f"{readme}: not generated from {history}; run `python -m tasks.bench.history render`",
+                f"{path}: not generated from {history}; run `python -m tasks.bench.history render`",
                 file=sys.stderr,
             )
-            return 1
-        return 0
-    _write(readme, text)
-    print(readme)
+        return 1 if stale else 0
+    for path, text in texts.items():
+        _write(path, text)
+        print(path)
     return 0
 
 
