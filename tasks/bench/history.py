@@ -216,11 +216,13 @@ def _git(*args: str) -> str | None:
 
 def code_commit() -> str | None:
     """HEAD of the checkout this code runs from, `-dirty` if tracked files changed (the reports folder, which
-    this history is in, aside); None outside a git checkout."""
+    this history is in, and Markdown, which a run's summary rewrites, aside); None outside a git checkout."""
     sha = _git("rev-parse", "--short", "HEAD")
     if sha is None:
         return None
-    changes = _git("status", "--porcelain", "--untracked-files=no", "--", ":(top,exclude)reports")
+    changes = _git(
+        "status", "--porcelain", "--untracked-files=no", "--", ":(top,exclude)reports", ":(top,exclude)*.md"
+    )
     return f"{sha}-dirty" if changes else sha
 
 
