@@ -157,9 +157,9 @@ SUMMARY: list[tuple[str, str, tuple[str, ...], str]] = [
         "python -m benchmarks.extract",
     ),
     (
-        "segment ×a serial jieba loop, default engine / engine jieba",
+        "segment ×a serial jieba loop, default engine / engine jieba / MB of text",
         "segment",
-        ("segment.default.speedup", "segment.jieba.speedup"),
+        ("segment.default.speedup", "segment.jieba.speedup", "segment.input_mb"),
         "python -m benchmarks.segment",
     ),
     (

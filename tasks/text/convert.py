@@ -15,8 +15,9 @@ from pathlib import Path
 import opencc
 
 from tasks.core.errors import InputError
-from tasks.core.pool import cut_point, list_shards, map_shards, utf8_error
+from tasks.core.pool import map_shards
 from tasks.core.workspace import atomic_path
+from tasks.text.shards import cut_point, list_shards, utf8_error
 
 BLOCK_BYTES = 4 << 20
 BYTES_PER_WORKER = 16 << 20  # starting a worker process costs about as much as converting this much

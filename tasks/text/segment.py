@@ -36,9 +36,10 @@ import numpy.typing as npt
 
 from tasks.config import Engine, SegmentOptions
 from tasks.core.errors import InputError
-from tasks.core.pool import SENTENCE_END, cut_point, imap_shards, list_shards, utf8_error
+from tasks.core.pool import imap_shards
 from tasks.core.workspace import atomic_path
 from tasks.text import _cut
+from tasks.text.shards import SENTENCE_END, cut_point, list_shards, utf8_error
 
 if TYPE_CHECKING:
     import jieba
