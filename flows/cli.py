@@ -105,7 +105,7 @@ def cmd_bench(args: argparse.Namespace) -> None:
 
 def cmd_results(args: argparse.Namespace) -> None:
     from tasks.config import load_settings
-    from tasks.results.rows import format_results, point_results
+    from tasks.results.rows import format_results, point_results, run_fields, run_state
     from tasks.results.store import Store
 
     settings = load_settings(_config_path(args.config))
@@ -117,11 +117,13 @@ def cmd_results(args: argparse.Namespace) -> None:
         run_id = store.latest_run(args.pipeline)
         if run_id is None:
             raise CliError(f"no run of pipeline {args.pipeline or '(any)'} in {settings.database}")
+        run = store.run(run_id)
         rows = point_results(store, run_id)
     if args.json:
-        print(json.dumps({"run_id": run_id, "points": rows}, ensure_ascii=False, default=str))
+        shown = {"run_id": run_id, **run_fields(run), "points": rows}
+        print(json.dumps(shown, ensure_ascii=False, default=str))
     else:
-        print(format_results(run_id, rows))
+        print(format_results(run_id, rows, run_state(run)))
 
 
 def cmd_extract(args: argparse.Namespace) -> None:
@@ -554,6 +556,16 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run one command and return its exit status. `zhvec … | head` ends quietly with status 0 when the
+    reader goes early, whether a print meets the closed pipe or the last flush does: that flush is made
+    here, since at interpreter exit it would print "Exception ignored … BrokenPipeError" and exit 120."""
+    try:
+        return _command(argv)
+    finally:
+        _flush_stdout()
+
+
+def _command(argv: list[str] | None) -> int:
     from pydantic import ValidationError
 
     from tasks.core.errors import InputError
@@ -574,6 +586,14 @@ def main(argv: list[str] | None = None) -> int:
         print(f"zhvec {args.command}: error: {str(exc).splitlines()[0]}", file=sys.stderr)
         return 2
     return 0
+
+
+def _flush_stdout() -> None:
+    try:
+        sys.stdout.flush()
+    except BrokenPipeError:
+        if not _stdout_closed():
+            raise
 
 
 def _stdout_closed() -> bool:

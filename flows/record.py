@@ -54,9 +54,12 @@ def recording(
     kind: str = "pipeline",
     flow_run_id: str | None = None,
 ) -> Iterator[Recorder]:
-    """Open the database for one run: record its start, yield its recorder, then mark it completed (or
-    failed, with the error, when the block raises) and close the connection."""
+    """Open the database for one run: write down as killed the runs whose process died before they
+    finished, record this run's start (with its pid), yield its recorder, then mark it completed (or
+    failed, with the error, when the block raises) and close the connection. Each write of the run also
+    updates its `last_seen`, which is when a killed run was last known alive."""
     with Store(database) as store:
+        store.mark_killed()
         run_id = store.start_run(
             pipeline, config, source, source_sha256, code_version, kind=kind, flow_run_id=flow_run_id
         )

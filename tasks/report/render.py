@@ -28,7 +28,7 @@ from tasks.report.sections import chart_text as _chart_text
 from tasks.report.sections import color as _color
 from tasks.report.sections import div as _div
 from tasks.report.sections import owner_name
-from tasks.results.store import SIMILARITY_HEADLINE, Store, headline_column
+from tasks.results.store import KILLED, SIMILARITY_HEADLINE, Store, headline_column, status_text
 from tasks.synthetic import languages as synthetic
 from tasks.vectors import subword
 from tasks.vectors.evaluate import load_vectors
@@ -129,7 +129,7 @@ def summary_rows(run: Row, n_points: int) -> list[tuple[str, str]]:
     return [
         ("pipeline", run["pipeline"]),
         ("run id", run["run_id"]),
-        ("status", run["status"] + (f": {run['error']}" if run["error"] else "")),
+        ("status", status_text(run) + (f": {run['error']}" if run["error"] else "")),
         ("dump", run["dump"]),
         ("dump sha256", run["dump_sha256"]),
         ("dump date", str(run["dump_date"]) if run.get("dump_date") else _DASH),
@@ -139,6 +139,7 @@ def summary_rows(run: Row, n_points: int) -> list[tuple[str, str]]:
         ("cores", str(run["cores"]) if run["cores"] is not None else _DASH),
         ("started", fmt_time(run["started_at"])),
         ("finished", fmt_time(run["finished_at"])),
+        ("last seen", fmt_time(run.get("last_seen"))),
         ("total wall", fmt_duration(run["started_at"], run["finished_at"])),
         ("sweep points", str(n_points)),
     ]
@@ -449,7 +450,8 @@ def _index_row(
         "kind": run.get("kind") or "pipeline",
         "href": rel.as_posix() if rel is not None and (out_dir / rel).is_file() else None,
         "pipeline": run["pipeline"],
-        "status": run["status"],
+        "status": status_text(run),
+        "killed": run["status"] == KILLED,
         "started": fmt_time(run["started_at"]),
         "duration": fmt_duration(run["started_at"], run["finished_at"]),
         "points": len(board),

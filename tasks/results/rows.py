@@ -5,9 +5,24 @@ from __future__ import annotations
 
 from typing import Any
 
-from tasks.results.store import TRAIN_STAGE, Store, headline_column
+from tasks.results.store import TRAIN_STAGE, Store, headline_column, status_text
 
 SHOWN_PARAMS = ("model", "hs", "vector_size", "window", "negative", "sample", "epochs", "min_count")
+# What `zhvec results --json` tells of the run itself: 'killed' with last_seen for a run whose process died.
+RUN_FIELDS = ("pipeline", "status", "error", "host", "pid", "started_at", "finished_at", "last_seen")
+
+
+def run_fields(run: dict[str, Any]) -> dict[str, Any]:
+    """The run's own fields (a `Store.run` row) shown beside its points."""
+    return {k: run.get(k) for k in RUN_FIELDS}
+
+
+def run_state(run: dict[str, Any]) -> str:
+    """The run's status as the text table's first line adds it: nothing for a completed run, else the
+    status (a killed run's with when it was last seen) and its error."""
+    if run["status"] == "completed":
+        return ""
+    return status_text(run) + (f": {run['error']}" if run["error"] else "")
 
 
 def point_results(store: Store, run_id: str) -> list[dict[str, Any]]:
@@ -46,9 +61,9 @@ def point_results(store: Store, run_id: str) -> list[dict[str, Any]]:
     return rows
 
 
-def format_results(run_id: str, rows: list[dict[str, Any]]) -> str:
+def format_results(run_id: str, rows: list[dict[str, Any]], state: str = "") -> str:
     """A plain-text table: the swept params, status, cost and each headline score (— where absent), in
-    the rows' order."""
+    the rows' order, under a line naming the run and, unless it completed, its `run_state`."""
     metrics = list(dict.fromkeys(k for r in rows for k in r["metrics"]))
     params = [p for p in SHOWN_PARAMS if len({str(r["params"].get(p)) for r in rows}) > 1] or ["model"]
     shown = [tuple(str(r["params"].get(p)) for p in params) for r in rows]
@@ -61,7 +76,7 @@ def format_results(run_id: str, rows: list[dict[str, Any]]) -> str:
         cells += [_fmt(r["metrics"].get(m), ".4f") for m in metrics]
         table.append(cells)
     widths = [max(len(row[i]) for row in table) for i in range(len(head))]
-    lines = [f"run {run_id}: {len(rows)} points"]
+    lines = [f"run {run_id}: {len(rows)} points" + (f"; {state}" if state else "")]
     lines += ["  ".join(c.rjust(w) for c, w in zip(row, widths, strict=True)) for row in table]
     return "\n".join(lines)
 

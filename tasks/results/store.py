@@ -5,12 +5,16 @@ allows only while no process has it open for writing. Tables:
 
 `runs` — one row per flow run.
     run_id VARCHAR PK (`YYYYmmdd-HHMMSS-<6 hex>`, UTC), pipeline, dump (path), dump_sha256, code_version,
-    host, cores (os.cpu_count, NULL if unknown), status ('running', then whatever `finish_run` sets),
+    host, cores (os.cpu_count, NULL if unknown), status ('running', then whatever `finish_run` sets, or
+    'killed'),
     error ('' when none), started_at TIMESTAMP (UTC), finished_at TIMESTAMP (UTC, NULL while running),
     config JSON (the fully resolved pipeline config), dump_date DATE (from a `zhwiki-YYYYMMDD-…` dump
     file name, NULL for `latest` or other names), kind ('pipeline', or 'reference' for a baseline recorded
     to compare against, e.g. the naive tutorial pipeline), flow_run_id (the Prefect flow run, NULL outside
-    one).
+    one), pid (of the process writing the run), last_seen TIMESTAMP (UTC, that process's latest write; pid
+    and last_seen are NULL in runs recorded before they were kept).
+    A run whose process died without finishing it (SIGKILL, power loss) is read as status 'killed' (see
+    `observed`), and the next run's recorder writes that status down (`mark_killed`).
 `points` — one row per trained sweep point; PK (run_id, point_id).
     run_id, point_id, label, params JSON (TrainParams), status, vocab_size, train_words, vectors_dir, error,
     seq (insertion order, kept when a point is re-recorded, so sweep order survives re-runs).
@@ -55,6 +59,7 @@ from types import TracebackType
 from typing import Any
 
 import duckdb
+import psutil
 
 from tasks.config import EvalSets
 from tasks.core.errors import InputError
@@ -86,6 +91,9 @@ _JSON_COLUMNS = ("config", "params", "extra")
 TABLES = ("runs", "points", "stage_timings", "metrics", "epoch_history", "artifacts")
 VIEWS = ("params", "stage_throughput", "point_summary")
 REFERENCE_KIND = "reference"
+RUNNING = "running"
+KILLED = "killed"
+_START_SLACK_S = 2.0
 _LOCK_HOLDER = re.compile(r"Conflicting lock is held in .* \(PID (\d+)\)")
 _DUMP_DATE = re.compile(r"(?:^|/)[a-z_]+wiki-(\d{4})(\d{2})(\d{2})-")
 
@@ -164,6 +172,8 @@ CREATE TABLE IF NOT EXISTS metrics (
 ALTER TABLE runs ADD COLUMN IF NOT EXISTS dump_date DATE;
 ALTER TABLE runs ADD COLUMN IF NOT EXISTS kind VARCHAR DEFAULT 'pipeline';
 ALTER TABLE runs ADD COLUMN IF NOT EXISTS flow_run_id VARCHAR;
+ALTER TABLE runs ADD COLUMN IF NOT EXISTS pid BIGINT;
+ALTER TABLE runs ADD COLUMN IF NOT EXISTS last_seen TIMESTAMP;
 CREATE TABLE IF NOT EXISTS artifacts (
     run_id VARCHAR NOT NULL,
     point_id VARCHAR,
@@ -237,10 +247,65 @@ def _utcnow() -> datetime:
     return datetime.now(UTC).replace(tzinfo=None)
 
 
-def _require_run(con: duckdb.DuckDBPyConnection, run_id: str) -> None:
-    """No foreign keys (DuckDB refuses updates to referenced rows), so orphans are refused here."""
-    if con.execute("SELECT 1 FROM runs WHERE run_id = ?", [run_id]).fetchone() is None:
+def _touch_run(con: duckdb.DuckDBPyConnection, run_id: str) -> None:
+    """Note that the run's process was seen writing, in the write's own transaction. No foreign keys
+    (DuckDB refuses updates to referenced rows), so orphans are refused here."""
+    seen = con.execute(
+        "UPDATE runs SET last_seen = ? WHERE run_id = ? RETURNING run_id", [_utcnow(), run_id]
+    ).fetchone()
+    if seen is None:
         raise KeyError(f"unknown run_id {run_id!r}")
+
+
+def process_alive(pid: int, since: datetime) -> bool:
+    """Whether process `pid` on this host can be the one that started a run at `since` (naive UTC): it
+    exists, is no zombie, and started before the run did. A process that started later was given the pid
+    of a dead one. psutil counts a process's start from the boot time, which the kernel gives in whole
+    seconds, hence the slack."""
+    if pid <= 0:
+        return False
+    try:
+        process = psutil.Process(pid)
+        if process.status() == psutil.STATUS_ZOMBIE:
+            return False
+        created = process.create_time()
+    except psutil.NoSuchProcess:  # ZombieProcess is one too
+        return False
+    except psutil.AccessDenied:  # another user's process with that pid: it exists, its age is unknown
+        return True
+    return created <= since.replace(tzinfo=UTC).timestamp() + _START_SLACK_S
+
+
+def observed(run: dict[str, Any]) -> dict[str, Any]:
+    """A `runs` row as it stands now: a 'running' run of this host whose process is gone is 'killed'.
+
+    A run holds the database's one write connection from its start to its end, so a 'running' row with no
+    pid (recorded before pids were kept) is dead too, or the database could not have been opened. A run
+    recorded on another host stays 'running': whether its process lives can't be told from here (and a
+    file lock need not hold across hosts), so it is shown as running on that host (`status_text`)."""
+    run.setdefault("pid", None)
+    run.setdefault("last_seen", None)
+    if run["status"] != RUNNING or run["host"] != socket.gethostname():
+        return run
+    if run["pid"] is not None and process_alive(run["pid"], run["started_at"]):
+        return run
+    return {**run, "status": KILLED, "error": run["error"] or _killed_error(run["pid"])}
+
+
+def _killed_error(pid: int | None) -> str:
+    process = "its process" if pid is None else f"its process (pid {pid})"
+    return f"{process} ended without finishing the run"
+
+
+def status_text(run: dict[str, Any]) -> str:
+    """An `observed` run's status as shown to a person: a killed run with when it was last seen, a run
+    of another host with that host."""
+    if run["status"] == KILLED:
+        seen = run.get("last_seen")
+        return f"killed (last seen {seen:%Y-%m-%d %H:%M:%S} UTC)" if seen else "killed (last seen unknown)"
+    if run["status"] == RUNNING and run["host"] != socket.gethostname():
+        return f"running (on {run['host']})"
+    return str(run["status"])
 
 
 def _json(value: Any) -> str:
@@ -323,8 +388,8 @@ class Store:
         with self._transaction() as con:
             con.execute(
                 "INSERT INTO runs (run_id, pipeline, dump, dump_sha256, code_version, host, cores, status, "
-                "started_at, config, dump_date, kind, flow_run_id) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, 'running', ?, ?, ?, ?, ?)",
+                "started_at, config, dump_date, kind, flow_run_id, pid, last_seen) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [
                     run_id,
                     pipeline,
@@ -333,11 +398,14 @@ class Store:
                     code_version,
                     socket.gethostname(),
                     os.cpu_count(),
+                    RUNNING,
                     started,
                     _json(config),
                     dump_date(dump),
                     kind,
                     flow_run_id,
+                    os.getpid(),
+                    started,
                 ],
             )
         return run_id
@@ -345,7 +413,7 @@ class Store:
     def add_artifacts(self, run_id: str, artifacts: Sequence[ArtifactRecord]) -> None:
         """Record files a run produced; a path already recorded for this run is replaced."""
         with self._transaction() as con:
-            _require_run(con, run_id)
+            _touch_run(con, run_id)
             for a in artifacts:
                 con.execute("DELETE FROM artifacts WHERE run_id = ? AND path = ?", [run_id, a.path])
                 con.execute(
@@ -357,7 +425,7 @@ class Store:
     def add_timings(self, run_id: str, timings: Sequence[StageTiming]) -> None:
         """Record stage costs; a (stage, point_id) already recorded for this run is replaced."""
         with self._transaction() as con:
-            _require_run(con, run_id)
+            _touch_run(con, run_id)
             for t in timings:
                 con.execute(
                     "DELETE FROM stage_timings "
@@ -387,7 +455,7 @@ class Store:
     def add_point(self, run_id: str, point: PointResult) -> None:
         """Record a sweep point; recording it again (a re-run) replaces it but keeps its place in order."""
         with self._transaction() as con:
-            _require_run(con, run_id)
+            _touch_run(con, run_id)
             con.execute(
                 "INSERT INTO points (run_id, point_id, label, params, status, vocab_size, train_words, "
                 "vectors_dir, error) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "
@@ -411,7 +479,7 @@ class Store:
     def add_metrics(self, run_id: str, point_id: str, metrics: Sequence[Metric]) -> None:
         """Record a point's full evaluation, replacing any earlier one so no stale score survives."""
         with self._transaction() as con:
-            _require_run(con, run_id)
+            _touch_run(con, run_id)
             con.execute("DELETE FROM metrics WHERE run_id = ? AND point_id = ?", [run_id, point_id])
             for m in metrics:
                 con.execute(
@@ -435,7 +503,7 @@ class Store:
     def add_epochs(self, run_id: str, point_id: str, rows: Sequence[EpochRow]) -> None:
         """Record a point's per-epoch rows, replacing any earlier ones."""
         with self._transaction() as con:
-            _require_run(con, run_id)
+            _touch_run(con, run_id)
             con.execute("DELETE FROM epoch_history WHERE run_id = ? AND point_id = ?", [run_id, point_id])
             if not rows:
                 return
@@ -446,21 +514,38 @@ class Store:
 
     def finish_run(self, run_id: str, status: str, error: str = "") -> None:
         with self._transaction() as con:
-            _require_run(con, run_id)
+            _touch_run(con, run_id)
             con.execute(
                 "UPDATE runs SET status = ?, error = ?, finished_at = ? WHERE run_id = ?",
                 [status, error, _utcnow(), run_id],
             )
 
+    def mark_killed(self) -> list[str]:
+        """Write down as 'killed' every run that `observed` finds dead (their finished_at stays NULL: when
+        they stopped is known only as last_seen); returns their ids."""
+        with self._transaction() as con:
+            running = self._dicts("SELECT * FROM runs WHERE status = ?", [RUNNING])
+            dead = [run for run in map(observed, running) if run["status"] == KILLED]
+            for run in dead:
+                con.execute(
+                    "UPDATE runs SET status = ?, error = ? WHERE run_id = ?",
+                    [KILLED, run["error"], run["run_id"]],
+                )
+        return [run["run_id"] for run in dead]
+
     # -- read side --------------------------------------------------------------------------------
+
+    def _runs(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
+        """`runs` rows as they stand now (`observed`): the status read-only readers show too."""
+        return [observed(run) for run in self._dicts(sql, params)]
 
     def runs(self) -> list[dict[str, Any]]:
         """Every run, newest first."""
-        return self._dicts("SELECT * FROM runs ORDER BY started_at DESC, run_id DESC")
+        return self._runs("SELECT * FROM runs ORDER BY started_at DESC, run_id DESC")
 
     def run(self, run_id: str) -> dict[str, Any]:
         """One run's row; an unknown id is a KeyError."""
-        rows = self._dicts("SELECT * FROM runs WHERE run_id = ?", [run_id])
+        rows = self._runs("SELECT * FROM runs WHERE run_id = ?", [run_id])
         if not rows:
             raise KeyError(f"unknown run_id {run_id!r}")
         return rows[0]
@@ -486,7 +571,7 @@ class Store:
     def reference_runs(self, dump_sha256: str) -> list[dict[str, Any]]:
         """Completed reference runs over the same dump bytes, newest first: the baselines a run is shown
         against (a baseline on another dump would not be comparable)."""
-        return self._dicts(
+        return self._runs(
             "SELECT * FROM runs WHERE kind = ? AND dump_sha256 = ? AND status = 'completed' "
             "ORDER BY started_at DESC, run_id DESC",
             [REFERENCE_KIND, dump_sha256],
@@ -494,7 +579,7 @@ class Store:
 
     def pipeline_runs(self, pipeline: str) -> list[dict[str, Any]]:
         """Completed non-reference runs of a pipeline, oldest first: the trend over successive dumps."""
-        return self._dicts(
+        return self._runs(
             "SELECT * FROM runs WHERE pipeline = ? AND kind <> ? AND status = 'completed' "
             "ORDER BY started_at, run_id",
             [pipeline, REFERENCE_KIND],
