@@ -184,6 +184,7 @@ def cmd_segment(args: argparse.Namespace) -> None:
         user_dicts=tuple(Path(d) for d in args.user_dict),
         stopwords=Path(args.stopwords) if args.stopwords else None,
         check_every=args.check_every,
+        min_agreement=args.min_agreement,
         drop=tuple(args.drop),
     )
     stats, cost = _measured(
@@ -442,6 +443,12 @@ def build_parser() -> argparse.ArgumentParser:
         type=int,
         default=_default(SegmentOptions, "check_every"),
         help="cjieba/rjieba: also cut ~1 line in N with jieba (0: off); default %(default)s",
+    )
+    p.add_argument(
+        "--min-agreement",
+        type=float,
+        default=_default(SegmentOptions, "min_agreement"),
+        help="fail below this share of checked lines agreeing with jieba (0: never); default %(default)s",
     )
     p.add_argument(
         "--drop",

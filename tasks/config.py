@@ -63,6 +63,13 @@ class SegmentOptions(Strict):
     check_every: int = Field(
         200, ge=0, description="cjieba, rjieba: also cut ~1 line in N with jieba, report agreement (0: off)"
     )
+    min_agreement: float = Field(
+        0.999,
+        ge=0,
+        le=1,
+        description="cjieba, rjieba: the stage fails when a smaller share of the checked lines agrees with "
+        "jieba (cjieba: all tokens; rjieba: Han tokens); 0: never fails",
+    )
 
 
 # fastText's character n-grams: Chinese words are 1–4 characters, so n-grams of 1–3 characters of `<word>`

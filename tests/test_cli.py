@@ -123,6 +123,7 @@ def test_option_defaults_and_choices_come_from_the_config_models() -> None:
     assert segment.engine == SegmentOptions.model_fields["engine"].default
     assert tuple(segment.drop) == SegmentOptions.model_fields["drop"].default
     assert segment.check_every == SegmentOptions.model_fields["check_every"].default
+    assert segment.min_agreement == SegmentOptions.model_fields["min_agreement"].default
     convert = parser.parse_args(["convert", "in", "-o", "out"])
     assert convert.opencc == ConvertOptions.model_fields["config"].default
     assert parser.parse_args(["extract", "d.bz2", "-o", "o"]).min_chars == ExtractOptions().min_chars

@@ -2,6 +2,9 @@
 output line. Three engines: `cjieba` (zhvec's compiled port, `tasks/text/_cut.c`) and `jieba` give exactly the
 tokens of `jieba.cut`; `rjieba` (jieba-rs) the same Han tokens, but other digit/Latin runs.
 
+A sample of the lines (`check_every`) is also cut with jieba itself, and the stage fails when fewer of
+them agree than `min_agreement`: engine cjieba must give jieba's very tokens, rjieba its Han tokens.
+
 Lines are cut whole, then split after the sentence-final marks, which every engine yields as tokens of their
 own, so gensim only ever sees windows inside one sentence. Files are read in ~0.5 MB pieces (128 KB for
 engine jieba) cut at line starts, so one big input still keeps every core busy and a worker's memory does
@@ -46,7 +49,7 @@ if TYPE_CHECKING:
 
 Cut = Callable[[str, bool], list[str]]
 UserWord = tuple[str, int | None, str | None]
-Sample = tuple[str, tuple[str, ...]]
+Sample = tuple[int, str, tuple[str, ...]]  # a line's index in its piece, the line, its checked tokens
 
 _MARKS_WITH_BREAK = frozenset(mark + "\n" for mark in SENTENCE_END)
 PIECE_BYTES = 512 << 10
@@ -69,11 +72,15 @@ class SegmentError(InputError):
     """A shard, user dictionary or stopwords file that cannot be used."""
 
 
+class AgreementError(SegmentError):
+    """Fewer checked lines agree with jieba than `min_agreement`: the engine or its dictionary drifted."""
+
+
 @dataclass(frozen=True)
 class SegmentStats:
     """Counts of one segmentation; `eval_oov` maps each eval set to the share of its distinct words that
     never occur in the corpus, and `agreement_rate` is the share of the lines also cut by jieba (engines
-    cjieba and rjieba, `check_every`) whose Han tokens equal jieba's."""
+    cjieba and rjieba, `check_every`) whose checked tokens (`checked_tokens`) equal jieba's."""
 
     engine: str
     shards: int
@@ -113,7 +120,7 @@ _COUNTS = ("lines", "blank_lines", "sentences", "tokens", "raw_tokens", "long_se
 @dataclass(frozen=True)
 class PieceResult:
     """What one piece gave: counts, its distinct words, and the lines sampled for the jieba check with
-    their Han tokens."""
+    their checked tokens."""
 
     lines: int
     blank_lines: int
@@ -213,6 +220,12 @@ def load_engine(engine: Engine, user_dicts: tuple[Path, ...] = ()) -> Cut:
 def han_tokens(tokens: list[str]) -> list[str]:
     """The tokens with a Chinese character: where the engines must agree (they differ on digit/Latin runs)."""
     return [t for t in tokens if _HAN.search(t)]
+
+
+def checked_tokens(engine: Engine, tokens: list[str]) -> tuple[str, ...]:
+    """What the jieba check compares: every token for cjieba, a port of jieba; the Han tokens for rjieba,
+    which cuts digit and Latin runs its own way by design."""
+    return tuple(tokens if engine == "cjieba" else han_tokens(tokens))
 
 
 def _is_punct(token: str) -> bool:
@@ -383,12 +396,16 @@ def _warm(options: SegmentOptions) -> None:
 
 
 def _samples(lines: list[str], data: bytes, every: int, options: SegmentOptions) -> tuple[Sample, ...]:
-    """The lines whose CRC-32 is 0 mod `every` (the same lines whatever the sharding), with their Han
-    tokens."""
+    """The lines whose CRC-32 is 0 mod `every` (the same lines whatever the sharding), with their index in
+    the piece and their checked tokens."""
     crcs = np.fromiter(map(zlib.crc32, data.split(b"\n")), dtype=np.uint32, count=len(lines))
     cut = load_engine(options.engine, options.user_dicts)
-    picked = (lines[i] for i in np.flatnonzero(crcs % every == 0))
-    return tuple((line, tuple(han_tokens(cut(line, options.hmm)))) for line in picked if line.strip())
+    picked = ((int(i), lines[i]) for i in np.flatnonzero(crcs % every == 0))
+    return tuple(
+        (i, line, checked_tokens(options.engine, cut(line, options.hmm)))
+        for i, line in picked
+        if line.strip()
+    )
 
 
 def segment_piece(
@@ -396,7 +413,7 @@ def segment_piece(
 ) -> PieceResult:
     """Segment one piece into `dst` (`segment_text`). Invalid UTF-8 is an error naming the file and line:
     the corpus must not silently lose text. With engines other than jieba, `check_every` lines are returned
-    with their Han tokens, for the jieba check (`_samples`).
+    with their checked tokens, for the jieba check (`_samples`).
 
     `dst` is a temporary part of the corpus, so it is written without the fsync of an atomic write.
     """
@@ -511,6 +528,57 @@ def _inputs(src: Path) -> list[Path]:
     return shards
 
 
+@dataclass(frozen=True)
+class Disagreement:
+    """A checked line whose tokens differ from jieba's: line `index` of `piece`."""
+
+    piece: Piece
+    index: int
+    expected: tuple[str, ...]
+    got: tuple[str, ...]
+
+
+def line_number(path: Path, offset: int) -> int:
+    """The 1-based number of the line of `path` that holds byte `offset`, by counting line breaks before it
+    in blocks (a failed check only: pieces are planned by bytes, not lines)."""
+    breaks = 0
+    with path.open("rb") as fh:
+        while offset > 0:
+            block = fh.read(min(offset, 1 << 22))
+            if not block:
+                break
+            breaks += block.count(b"\n")
+            offset -= len(block)
+    return breaks + 1
+
+
+def _shown(tokens: tuple[str, ...], limit: int = 8) -> str:
+    """Up to `limit` tokens between slashes, with line breaks and other invisible characters escaped, so
+    the error stays one line."""
+    text = "/".join(tokens[:limit]) + ("/…" if len(tokens) > limit else "")
+    return "".join(ch if ch.isprintable() else ascii(ch)[1:-1] for ch in text)
+
+
+def agreement_error(
+    first: Disagreement, checked: int, agreed: int, options: SegmentOptions
+) -> AgreementError:
+    """One line: where the first differing line is, the tokens from where they part, the rate and the floor,
+    and the setting that moves the floor."""
+    start = next(
+        (i for i, (a, b) in enumerate(zip(first.expected, first.got, strict=False)) if a != b),
+        min(len(first.expected), len(first.got)),
+    )
+    at = max(start - 1, 0)  # one agreeing token before the difference, for context
+    lineno = line_number(first.piece.path, first.piece.start) + first.index
+    return AgreementError(
+        f"{first.piece.path}:{lineno}: engine {options.engine} disagrees with jieba on "
+        f"{checked - agreed} of {checked} checked lines (agreement {agreed / checked:.3%}, below the floor "
+        f"{options.min_agreement:.3%}); first difference: jieba {_shown(first.expected[at:])} "
+        f"vs {options.engine} {_shown(first.got[at:])}; a lower segment.min_agreement "
+        "(zhvec segment --min-agreement) accepts it"
+    )
+
+
 def segment_corpus(
     src: Path,
     corpus: Path,
@@ -525,7 +593,8 @@ def segment_corpus(
     Dictionaries and stopwords are read before any work, so a bad one fails fast. `eval_words` (eval set
     name -> its distinct words) gives the out-of-vocabulary rates in the stats. The jieba check of the
     sampled lines runs here, in a thread, so only this process loads jieba's dictionary, while the workers
-    segment.
+    segment; below `min_agreement` it raises `AgreementError` naming the first differing line, before the
+    corpus is written.
     """
     started = time.perf_counter()
     for path in options.user_dicts:
@@ -541,6 +610,7 @@ def segment_corpus(
     totals: Counter[str] = Counter()
     vocab: set[str] = set()
     checked = agreed = 0
+    first: Disagreement | None = None
     with ThreadPoolExecutor(1) as checker:
         reference: Future[Cut] | None = None
         if options.engine != "jieba" and options.check_every:
@@ -555,13 +625,19 @@ def segment_corpus(
         )
         try:
             with closing(results):  # a failure here stops the workers now, not when the generator is freed
-                for r in results:
+                for piece, r in zip(pieces, results, strict=True):
                     vocab |= r.vocab
                     totals.update({name: getattr(r, name) for name in _COUNTS})
                     if r.samples and reference is not None:
                         jieba_cut = reference.result()
-                        checked += len(r.samples)
-                        agreed += sum(tuple(han_tokens(jieba_cut(t, options.hmm))) == h for t, h in r.samples)
+                        for index, line, got in r.samples:
+                            expected = checked_tokens(options.engine, jieba_cut(line, options.hmm))
+                            checked += 1
+                            agreed += expected == got
+                            if first is None and expected != got:
+                                first = Disagreement(piece, index, expected, got)
+            if first is not None and agreed / checked < options.min_agreement:
+                raise agreement_error(first, checked, agreed, options)
             _concatenate([job[1] for job in jobs], corpus)
         finally:
             shutil.rmtree(parts_dir, ignore_errors=True)
