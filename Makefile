@@ -3,14 +3,17 @@ SHELL := /bin/bash
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
-# A change to any of these reinstalls zhvec, which recompiles its C modules (page scanner, cleaner, cut).
+# A change to any of these, or to ZHVEC_CFLAGS (flags added to the C's -Wall -Wextra: CI sets -Werror),
+# reinstalls zhvec, which recompiles its C modules (page scanner, cleaner, cut).
 BUILD_INPUTS := pyproject.toml requirements.lock setup.py tasks/dump/_pages.c tasks/dump/_wikitext.c \
 	tasks/dump/_text.h tasks/text/_cut.c
-STAMP := $(VENV)/.installed-$(shell cat $(BUILD_INPUTS) | sha1sum | cut -c1-12)
+export ZHVEC_CFLAGS ?=
+STAMP := $(VENV)/.installed-$(shell (cat $(BUILD_INPUTS); echo '$(ZHVEC_CFLAGS)') | sha1sum | cut -c1-12)
+SECONDS ?= 600
 export PREFECT_SERVER_ANALYTICS_ENABLED ?= false
 
 .DEFAULT_GOAL := help
-.PHONY: help install run test lint format clean
+.PHONY: help install run test lint format fuzz clean
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -33,6 +36,9 @@ lint: $(STAMP) ## ruff check, ruff format --check, mypy on tasks/
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy tasks
+
+fuzz: $(STAMP) ## fuzz the C modules built with ASan+UBSan, SECONDS (default 600) each
+	$(BIN)/python -m tests.fuzz --seconds $(SECONDS)
 
 format: $(STAMP) ## apply ruff's fixes and formatting
 	$(BIN)/ruff check --fix .

@@ -2,9 +2,14 @@
 which share tasks/dump/_text.h, and jieba's cut (tasks/text/_cut.c); and the build step that copies the files
 zhvec ships with (tasks/bundled: the default pipelines.yaml, data/sample, data/eval, data/dicts, the tutorial
 script) into the wheel's tasks/bundled/, at their paths in the source tree. Everything else about the package
-is in pyproject.toml."""
+is in pyproject.toml.
 
+The C is compiled with -Wall -Wextra, and with the flags in ZHVEC_CFLAGS added (CI sets -Werror there: a
+warning fails its build, while a user's newer compiler only warns)."""
+
+import os
 import runpy
+import shlex
 import shutil
 from pathlib import Path
 
@@ -33,12 +38,15 @@ class BuildWithShipped(build_py):
 
 
 SHARED = ["tasks/dump/_text.h"]
+CFLAGS = ["-Wall", "-Wextra", *shlex.split(os.environ.get("ZHVEC_CFLAGS", ""))]
 
 setup(
     cmdclass={"build_py": BuildWithShipped},
     ext_modules=[
-        Extension("tasks.dump._pages", ["tasks/dump/_pages.c"], depends=SHARED),
-        Extension("tasks.dump._wikitext", ["tasks/dump/_wikitext.c"], depends=SHARED),
-        Extension("tasks.text._cut", ["tasks/text/_cut.c"]),
+        Extension("tasks.dump._pages", ["tasks/dump/_pages.c"], depends=SHARED, extra_compile_args=CFLAGS),
+        Extension(
+            "tasks.dump._wikitext", ["tasks/dump/_wikitext.c"], depends=SHARED, extra_compile_args=CFLAGS
+        ),
+        Extension("tasks.text._cut", ["tasks/text/_cut.c"], extra_compile_args=CFLAGS),
     ],
 )

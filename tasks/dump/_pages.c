@@ -100,7 +100,7 @@ static PyObject *clean_text(PyObject *arg, Py_ssize_t *removed)
 }
 
 /* (text, removed): clean_text, for Python. */
-static PyObject *xml_text(PyObject *module, PyObject *arg)
+static PyObject *xml_text(PyObject *Py_UNUSED(module), PyObject *arg)
 {
     if (!PyUnicode_Check(arg))
         return PyErr_Format(PyExc_TypeError, "xml_text() wants a str, not %.80s", Py_TYPE(arg)->tp_name);
@@ -371,7 +371,7 @@ done:
 /* The scan behind pages.pages, of a piece of whole pages: (pages, None), or (the pages before, (what,
  * position)) at the first malformed XML. Checked as Python checks them: nothing but space between pages,
  * then nothing after them but `</mediawiki>` if `last`. */
-static PyObject *pages(PyObject *module, PyObject *args)
+static PyObject *pages(PyObject *Py_UNUSED(module), PyObject *args)
 {
     const char *s;
     Py_ssize_t n, pos = 0, start;

@@ -921,7 +921,7 @@ done:
             swap(&a, &b);                                                                                  \
     } while (0)
 
-static PyObject *prose_text(PyObject *module, PyObject *arg)
+static PyObject *prose_text(PyObject *Py_UNUSED(module), PyObject *arg)
 {
     if (!PyUnicode_Check(arg))
         return PyErr_Format(PyExc_TypeError, "prose_text() wants a str, not %.80s", Py_TYPE(arg)->tp_name);
@@ -956,7 +956,7 @@ done:
     return result;
 }
 
-static PyObject *bind(PyObject *module, PyObject *args)
+static PyObject *bind(PyObject *Py_UNUSED(module), PyObject *args)
 {
     PyObject *template, *conversion, *unescape;
     if (!PyArg_ParseTuple(args, "OOO:bind", &template, &conversion, &unescape))
