@@ -21,7 +21,7 @@ from flows.cli import main
 from flows.record import recording
 from tasks.core.records import StageTiming
 from tasks.results.store import Store, process_alive, status_text
-from tests.configs import EVAL_DIR, OUTPUTS, TINY_DUMP
+from tests.configs import EVAL_DIR, OUTPUTS, TINY_DUMP, TWO_EVAL_SETS
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -36,9 +36,8 @@ pipelines:
       base: {{model: cbow, vector_size: 16, min_count: 2, epochs: 3, workers: 1}}
       track_epochs: false
     evaluate:
-      analogy: {{ca_translated: {eval}/ca8/ca_translated.txt}}
-      similarity: {{wordsim240: {eval}/wordsim/wordsim-240.txt}}
 """
+    + TWO_EVAL_SETS
 )
 
 

@@ -16,18 +16,9 @@ import pytest
 
 from tasks.core.workspace import LOCK, WorkspaceBusy, workspace_lock
 from tasks.results.store import Store
-from tests.configs import EVAL_DIR, OUTPUTS, TINY_DUMP
+from tests.configs import EVAL_DIR, HOLD_LOCK, OUTPUTS, TINY_DUMP, TWO_EVAL_SETS
 
 REPO = Path(__file__).resolve().parents[1]
-
-HOLD = """
-import sys, time
-from pathlib import Path
-from tasks.core.workspace import workspace_lock
-with workspace_lock(Path(sys.argv[1]), "held"):
-    print("locked", flush=True)
-    time.sleep(600)
-"""
 
 CONFIG = (
     OUTPUTS
@@ -40,16 +31,15 @@ pipelines:
       base: {{model: cbow, vector_size: 16, min_count: 2, epochs: 1, workers: 1}}
       track_epochs: false
     evaluate:
-      analogy: {{ca_translated: {eval}/ca8/ca_translated.txt}}
-      similarity: {{wordsim240: {eval}/wordsim/wordsim-240.txt}}
 """
+    + TWO_EVAL_SETS
 )
 
 
 def _holder(root: Path) -> subprocess.Popen[str]:
     """A process holding the workspace lock until it is killed."""
     proc = subprocess.Popen(
-        [sys.executable, "-c", HOLD, str(root)], cwd=REPO, stdout=subprocess.PIPE, text=True
+        [sys.executable, "-c", HOLD_LOCK, str(root)], cwd=REPO, stdout=subprocess.PIPE, text=True
     )
     assert proc.stdout is not None and proc.stdout.readline() == "locked\n"
     return proc

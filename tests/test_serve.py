@@ -20,18 +20,9 @@ from flows.schedule import scheduled_deployments
 from tasks.config import Settings, load_settings
 from tasks.core.workspace import LOCK, WorkspaceBusy
 from tasks.results.store import Store
-from tests.configs import EVAL_DIR, OUTPUTS, TINY_DUMP
+from tests.configs import EVAL_DIR, HOLD_LOCK, OUTPUTS, TINY_DUMP, TWO_EVAL_SETS
 
 REPO = Path(__file__).resolve().parents[1]
-
-HOLD = """
-import sys, time
-from pathlib import Path
-from tasks.core.workspace import workspace_lock
-with workspace_lock(Path(sys.argv[1]), "held"):
-    print("locked", flush=True)
-    time.sleep(600)
-"""
 
 CONFIG = (
     OUTPUTS
@@ -48,9 +39,8 @@ pipelines:
       grid: {{model: [sg, cbow]}}
       track_epochs: false
     evaluate:
-      analogy: {{ca_translated: {eval}/ca8/ca_translated.txt}}
-      similarity: {{wordsim240: {eval}/wordsim/wordsim-240.txt}}
 """
+    + TWO_EVAL_SETS
 )
 
 
@@ -91,7 +81,7 @@ def test_served_run_on_a_busy_workspace_fails_naming_the_holder(prefect_server: 
     config = write_config(tmp_path)
     start = served(config)
     proc = subprocess.Popen(
-        [sys.executable, "-c", HOLD, str(tmp_path / "work")], cwd=REPO, stdout=subprocess.PIPE, text=True
+        [sys.executable, "-c", HOLD_LOCK, str(tmp_path / "work")], cwd=REPO, stdout=subprocess.PIPE, text=True
     )
     try:
         assert proc.stdout is not None and proc.stdout.readline() == "locked\n"
