@@ -111,6 +111,33 @@ BENCHMARKS: dict[str, tuple[str, str, list[tuple[str, str]]]] = {
             ("runs.1.rho.random", "run 1 random ρ"),
         ],
     ),
+    "scale": (
+        "the CA8 authors' point end to end (extract → report) on a zhwiki-scale dump, "
+        "from an empty workspace",
+        "python -m benchmarks.scale run PIPELINE",
+        [
+            ("pipeline", "pipeline"),
+            ("wall_s", "wall s"),
+            ("peak_rss_gb", "peak RSS GB"),
+            ("workspace_vs_dump", "workspace ×dump"),
+            ("corpus_words", "corpus words"),
+            ("vocab_size", "vocabulary"),
+            ("scores.ca8_semantic_3cosadd", "ca8_semantic"),
+        ],
+    ),
+    "scale_projection": (
+        "the CA8 point at zhwiki's full size, projected from the scale runs "
+        "(the arithmetic is in benchmarks/scale.py)",
+        "python -m benchmarks.scale project",
+        [
+            ("full.cores2.total_h", "2 cores h"),
+            ("full.cores8.total_h", "8 cores h"),
+            ("full.cores32.total_h", "32 cores h"),
+            ("sweep3.one_machine_h", "3 points, 1 machine h"),
+            ("sweep3.three_machines_h", "3 points, 3 machines h"),
+            ("full.vocab_size", "vocabulary"),
+        ],
+    ),
     "run": (
         "`zhvec run` of a pipeline as the project README recorded it before this history existed "
         "(nothing appends these now)",
@@ -167,6 +194,18 @@ SUMMARY: list[tuple[str, str, tuple[str, ...], str]] = [
         "evaluate",
         ("suite.evaluate_s",),
         "python -m benchmarks.evaluate",
+    ),
+    (
+        "the CA8 point end to end on the quarter-size zhwiki-scale dump, wall seconds / peak RSS GB",
+        "scale",
+        ("wall_s", "peak_rss_gb"),
+        "python -m benchmarks.scale run scale-quarter",
+    ),
+    (
+        "the CA8 point at full zhwiki size, projected hours on 2 / 8 / 32 cores",
+        "scale_projection",
+        ("full.cores2.total_h", "full.cores8.total_h", "full.cores32.total_h"),
+        "python -m benchmarks.scale project",
     ),
     (
         "analogies with `--rules gensim` ×gensim's evaluate_word_analogies",

@@ -1,0 +1,261 @@
+"""The zhwiki-scale rehearsal: the CA8 authors' point end to end on a zhwiki-scale dump, measured, and a
+projection to the full size, to 8 and 32 cores, and to a 3-point sweep on 3 machines.
+
+    python -m benchmarks.scaledump quarter                 # the dump (see benchmarks/SCALE.md)
+    python -m benchmarks.scale run scale-quarter           # zhvec run on it, figures into the history
+    python -m benchmarks.scale project                     # the projection from the history's runs
+
+`run` starts `zhvec run PIPELINE --config benchmarks/scale.yaml` in a child process with a fresh workspace
+and records every stage's wall, CPU, peak RSS and bytes (as the run stored them in its DuckDB), the whole
+run's wall, the workspace's size against the dump's, the corpus and vocabulary sizes and the headline scores.
+
+`project` reads the latest `scale` records of the history and states its arithmetic in what it prints:
+
+- **Size.** A stage's cost is fitted as `fixed + per_unit × units` through two measured sizes (units: dump
+  bytes for extract/convert/segment, corpus words for train, vocabulary words for evaluate); with one size
+  only, the cost is taken as proportional.
+- **Cores.** From one run on `c` cores with wall `W` and CPU `C`, the part of the stage that did not run in
+  parallel is `s = max(0, c·W − C) / (c − 1)` (Amdahl's law with a perfect parallel part), and on `n` cores
+  `W_n = s + (W − s)·c / n`. It is an upper bound on speed: memory bandwidth and disk do not grow with cores.
+- **3 machines.** The three points of a sweep train on three machines at once, after one preprocessing: wall
+  = preprocessing + the longest point + the Dask overhead measured by `python -m benchmarks.dask_sweep`
+  (0 when the history has no such run).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[1]
+CONFIG = REPO / "benchmarks" / "scale.yaml"
+PREPROCESS = ("extract", "convert", "segment", "vocab")
+UNITS = {
+    "extract": "dump_bytes",
+    "convert": "dump_bytes",
+    "segment": "dump_bytes",
+    "vocab": "corpus_words",
+    "train": "corpus_words",
+    "evaluate": "vocab_size",
+    "report": None,
+}
+FULL_ARTICLES = 1_400_000
+HEADLINES = (
+    ("ca8_morphological", "3cosadd"),
+    ("ca8_semantic", "3cosadd"),
+    ("ca_translated", "3cosadd"),
+    ("wordsim240", "spearman"),
+    ("wordsim297", "spearman"),
+)
+
+
+def folder_bytes(folder: Path) -> int:
+    return sum(p.stat().st_size for p in folder.rglob("*") if p.is_file())
+
+
+def measure_run(pipeline: str, config: Path) -> dict[str, Any]:
+    """Run the pipeline from an empty workspace in a child process; figures from its DuckDB."""
+    import duckdb
+
+    from tasks.config import load_settings
+
+    settings = load_settings(config)
+    _, pl = settings.pipeline(pipeline)
+    dump = Path(str(pl.dump))
+    for stale in (settings.workspace, settings.database):
+        if stale.is_dir():
+            shutil.rmtree(stale)
+        elif stale.exists():
+            stale.unlink()
+    start = time.perf_counter()
+    zhvec = Path(sys.executable).with_name("zhvec")
+    subprocess.run([str(zhvec), "run", pipeline, "--config", str(config)], check=True)
+    wall = time.perf_counter() - start
+    with duckdb.connect(str(settings.database), read_only=True) as db:
+        run_id, status = db.execute(
+            "SELECT run_id, status FROM runs WHERE pipeline = ? ORDER BY started_at DESC LIMIT 1", [pipeline]
+        ).fetchone()
+        stages = db.execute(
+            "SELECT stage, sum(wall_s), sum(cpu_s), max(peak_rss_bytes), sum(bytes_in), sum(bytes_out), "
+            "sum(items), any_value(item_unit) FROM stage_timings WHERE run_id = ? GROUP BY stage",
+            [run_id],
+        ).fetchall()
+        vocab, words, epochs_run = db.execute(
+            "SELECT vocab_size, train_words, CAST(params->>'epochs' AS INTEGER) FROM points WHERE run_id = ?",
+            [run_id],
+        ).fetchone()
+        scores = dict(
+            ((s, m), v)
+            for s, m, v in db.execute(
+                "SELECT eval_set, method, value FROM metrics WHERE run_id = ? AND category = 'all' "
+                "AND rules = 'ca8'",
+                [run_id],
+            ).fetchall()
+        )
+        epochs = db.execute(
+            "SELECT metric, sum(value) FROM epoch_history WHERE run_id = ? AND metric IN "
+            "('seconds', 'tracking_seconds') GROUP BY metric",
+            [run_id],
+        ).fetchall()
+    figures: dict[str, Any] = {
+        "pipeline": pipeline,
+        "run_id": run_id,
+        "status": status,
+        "wall_s": round(wall, 1),
+        "dump_bytes": dump.stat().st_size,
+        "workspace_bytes": folder_bytes(settings.workspace),
+        "vocab_size": vocab,
+        "corpus_words": words // epochs_run,
+        "cores": os.cpu_count(),
+    }
+    figures["workspace_vs_dump"] = round(figures["workspace_bytes"] / figures["dump_bytes"], 2)
+    for stage, wall_s, cpu_s, rss, b_in, b_out, items, unit in stages:
+        figures.update(
+            {
+                f"stages.{stage}.wall_s": round(wall_s, 1),
+                f"stages.{stage}.cpu_s": round(cpu_s, 1),
+                f"stages.{stage}.peak_rss_gb": round(rss / 1e9, 2),
+                f"stages.{stage}.bytes_in": int(b_in),
+                f"stages.{stage}.bytes_out": int(b_out),
+                f"stages.{stage}.{unit}": int(items),
+            }
+        )
+    figures["peak_rss_gb"] = max(v for k, v in figures.items() if k.endswith(".peak_rss_gb"))
+    for (eval_set, method), value in scores.items():
+        if (eval_set, method) in HEADLINES:
+            figures[f"scores.{eval_set}_{method}"] = round(value, 4)
+    for metric, value in epochs:
+        figures[f"epochs.{metric}"] = round(value, 1)
+    return figures
+
+
+def amdahl(wall: float, cpu: float, cores: int, target: int) -> float:
+    """Wall on `target` cores from one run on `cores` cores (see the module docstring)."""
+    if cores <= 1:
+        return wall
+    serial = min(wall, max(0.0, cores * wall - cpu) / (cores - 1))
+    return serial + (wall - serial) * cores / target
+
+
+def fit(runs: list[dict[str, Any]], stage: str, target: float) -> tuple[float, float]:
+    """(wall, cpu) of `stage` at `target` units, fitted through the runs' sizes (see the module docstring)."""
+    unit = UNITS.get(stage)
+    pts = [(r[unit] if unit else 1.0, r[f"stages.{stage}.wall_s"], r[f"stages.{stage}.cpu_s"]) for r in runs]
+    pts.sort()
+    if unit is None:
+        return pts[-1][1], pts[-1][2]
+    if len(pts) == 1 or pts[0][0] == pts[-1][0]:
+        x, w, c = pts[-1]
+        return w * target / x, c * target / x
+    (x0, w0, c0), (x1, w1, c1) = pts[0], pts[-1]
+    slope_w, slope_c = (w1 - w0) / (x1 - x0), (c1 - c0) / (x1 - x0)
+    return max(w1 + slope_w * (target - x1), 0.0), max(c1 + slope_c * (target - x1), 0.0)
+
+
+def heaps(runs: list[dict[str, Any]], words: float) -> float:
+    """Vocabulary at `words` corpus words by Heaps' law V = K·N^β through the two sizes measured."""
+    import math
+
+    sizes = sorted((r["corpus_words"], r["vocab_size"]) for r in runs)
+    (n0, v0), (n1, v1) = sizes[0], sizes[-1]
+    beta = math.log(v1 / v0) / math.log(n1 / n0)
+    return v1 * (words / n1) ** beta
+
+
+def project(runs: list[dict[str, Any]], dask_overhead_s: float) -> dict[str, Any]:
+    """The full-size CA8 point on 2, 8 and 32 cores, and a 3-point sweep on 3 machines, from `runs`."""
+    largest = max(runs, key=lambda r: r["dump_bytes"])
+    per_article = FULL_ARTICLES / largest["stages.extract.articles"]
+    target = {
+        "dump_bytes": largest["dump_bytes"] * per_article,
+        "corpus_words": largest["corpus_words"] * per_article,
+    }
+    target["vocab_size"] = heaps(runs, target["corpus_words"]) if len(runs) > 1 else largest["vocab_size"]
+    out: dict[str, Any] = {
+        "sizes": ", ".join(f"{r['pipeline']} ({r['run_id']})" for r in runs),
+        "full.articles": FULL_ARTICLES,
+        "full.dump_bytes": round(target["dump_bytes"]),
+        "full.corpus_words": round(target["corpus_words"]),
+        "full.vocab_size": round(target["vocab_size"]),
+    }
+    cores = largest["cores"]
+    stages = [s for s in UNITS if f"stages.{s}.wall_s" in largest]
+    for n in (cores, 8, 32):
+        total = point = 0.0
+        for stage in stages:
+            unit = UNITS[stage]
+            wall, cpu = fit(runs, stage, target[unit] if unit else 0.0)
+            wall_n = amdahl(wall, cpu, cores, n)
+            out[f"full.cores{n}.{stage}_s"] = round(wall_n)
+            total += wall_n
+            point += wall_n if stage in ("train", "evaluate") else 0.0
+        out[f"full.cores{n}.total_s"] = round(total)
+        out[f"full.cores{n}.total_h"] = round(total / 3600, 2)
+        out[f"full.cores{n}.point_s"] = round(point)
+    pre = out[f"full.cores{cores}.total_s"] - out[f"full.cores{cores}.point_s"]
+    sweep = pre + out[f"full.cores{cores}.point_s"] + dask_overhead_s
+    out.update(
+        {
+            "sweep3.one_machine_h": round((pre + 3 * out[f"full.cores{cores}.point_s"]) / 3600, 2),
+            "sweep3.three_machines_h": round(sweep / 3600, 2),
+            "sweep3.dask_overhead_s": round(dask_overhead_s, 1),
+        }
+    )
+    return out
+
+
+def latest_runs(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The newest completed `scale` run of each pipeline."""
+    latest: dict[str, dict[str, Any]] = {}
+    for record in records:
+        figures = record["figures"]
+        if record["benchmark"] == "scale" and figures.get("status") == "completed" and "run_id" in figures:
+            latest[figures["pipeline"]] = figures
+    return list(latest.values())
+
+
+def dask_overhead(records: list[dict[str, Any]]) -> float:
+    runs = [r["figures"] for r in records if r["benchmark"] == "dask_sweep"]
+    return float(runs[-1].get("dask.overhead_s", 0.0)) if runs else 0.0
+
+
+def main(argv: list[str] | None = None) -> int:
+    from tasks.bench import history
+
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+    run = commands.add_parser(
+        "run", help="zhvec run PIPELINE of benchmarks/scale.yaml from an empty workspace"
+    )
+    run.add_argument("pipeline")
+    run.add_argument("--config", type=Path, default=CONFIG)
+    commands.add_parser("project", help="the projection from the history's latest scale runs")
+    args = parser.parse_args(argv)
+    reports = REPO / "reports"
+    if args.command == "run":
+        figures = measure_run(args.pipeline, args.config)
+        history.append("scale", figures, reports)
+    else:
+        records = history.load(history.history_path(reports))
+        runs = latest_runs(records)
+        if not runs:
+            print(
+                "no completed scale run in the history: run `python -m benchmarks.scale run …` first",
+                file=sys.stderr,
+            )
+            return 2
+        figures = project(runs, dask_overhead(records))
+        history.append("scale_projection", figures, reports)
+    print(json.dumps(figures, indent=2, ensure_ascii=False))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
