@@ -54,7 +54,8 @@ def _same_vocabulary(ours: Word2Vec, ref: Word2Vec) -> None:
 
 
 @pytest.mark.parametrize(
-    ("model", "min_count", "sample"), [("sg", 5, 1e-5), ("cbow", 2, 1e-3), ("sg", 1, 0.0), ("fasttext", 3, 1e-4)]
+    ("model", "min_count", "sample"),
+    [("sg", 5, 1e-5), ("cbow", 2, 1e-3), ("sg", 1, 0.0), ("fasttext", 3, 1e-4)],
 )
 def test_model_from_counted_vocabulary_equals_gensims_scan(
     corpus: Path, model: str, min_count: int, sample: float
