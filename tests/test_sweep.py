@@ -92,7 +92,6 @@ def test_dask_runner_matches_local_runner(local_run: tuple[Path, str], tmp_path:
     assert list(expected["status"].values()) == ["completed"] * 3 + ["failed"]
     assert {m for _, _, m in expected["epochs"]} == {
         "loss",
-        "tracking_share",
         "ca_translated_3cosadd",
         "wordsim240_spearman",
         "probe:中国|美国",
