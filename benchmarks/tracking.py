@@ -6,15 +6,15 @@ count against gensim's own scan.
   epoch's tracking, `--repeat` times (the median is the figure), with the train stage's tracker, and with
   the per-epoch path it replaced (the word index built and the whole matrix normalised into a fresh copy
   every epoch); both must give the same scores.
-- vocab: the segmented benchmark corpus of benchmarks/train.py (`--mb` MB of real text): `count_vocabulary`
-  on `--workers` processes against `Word2Vec.build_vocab(corpus_file=...)`, and whether both give the same
-  words, counts and totals.
+- vocab: a segmented corpus (`--corpus FILE`, else the benchmark corpus of benchmarks/train.py: `--mb` MB
+  of real text): `count_vocabulary` on `--workers` processes against `Word2Vec.build_vocab(corpus_file=...)`,
+  and whether both give the same words, counts and totals.
 
 Each run is appended to reports/benchmarks/history.jsonl (and the README beside it regenerated) unless
 `--no-history`.
 
-    python -m benchmarks.tracking [--words 1000000] [--dim 300] [--repeat 3] [--mb 16] [--workers 2]
-                                  [--json] [--no-history]
+    python -m benchmarks.tracking [--words 1000000] [--dim 300] [--repeat 3] [--corpus FILE | --mb 16]
+                                  [--workers 2] [--json] [--no-history]
 """
 
 from __future__ import annotations
@@ -90,7 +90,7 @@ def tracking(n_words: int, dim: int, repeat: int) -> dict[str, Any]:
     }
 
 
-def vocab(mb: int, workers: int) -> dict[str, Any]:
+def vocab(corpus: Path | None, mb: int, workers: int) -> dict[str, Any]:
     import logging
 
     from gensim.models import Word2Vec
@@ -101,7 +101,7 @@ def vocab(mb: int, workers: int) -> dict[str, Any]:
     from tasks.vectors.vocab import count_vocabulary
 
     logging.getLogger("gensim").setLevel(logging.WARNING)
-    corpus = corpus_file(mb, workers)
+    corpus = corpus or corpus_file(mb, workers)
     params = TrainParams(model="sg", vector_size=300, sample=1e-5, min_count=5, workers=workers)
     start = time.perf_counter()
     ref = Word2Vec(**gensim_kwargs(params))  # type: ignore[arg-type]
@@ -136,6 +136,7 @@ def main() -> None:
     parser.add_argument("--words", type=int, default=1_000_000)
     parser.add_argument("--dim", type=int, default=300)
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--corpus", type=Path, help="a segmented corpus, one sentence a line")
     parser.add_argument("--mb", type=int, default=16, help="MB of real text segmented for the vocab part")
     parser.add_argument("--workers", type=int, default=len(os.sched_getaffinity(0)))
     parser.add_argument("--json", action="store_true")
@@ -146,7 +147,7 @@ def main() -> None:
     results = {
         "cores": len(os.sched_getaffinity(0)),
         "tracking": tracking(args.words, args.dim, args.repeat),
-        "vocab": vocab(args.mb, args.workers),
+        "vocab": vocab(args.corpus, args.mb, args.workers),
         "load_avg_1min": round(os.getloadavg()[0], 2),
     }
     if not args.no_history:

@@ -73,7 +73,8 @@ def test_run_records_points_metrics_timings_and_report(finished_run: tuple[Path,
 def test_both_points_share_one_vocabulary_count(finished_run: tuple[Path, str]) -> None:
     """Two points, one corpus, one min_count: the vocabulary is counted once, before either trains."""
     root, run_id = finished_run
-    sql = "SELECT cached, items, wall_s, bytes_in, extra FROM stage_timings WHERE run_id = ? AND stage = 'vocab'"
+    sql = "SELECT cached, items, wall_s, bytes_in, extra FROM stage_timings WHERE run_id = ?"
+    sql += " AND stage = 'vocab'"
     ((cached, items, wall, bytes_in, extra),) = query(root, sql, run_id)
     stats = json.loads(str(extra))
     assert (
