@@ -56,7 +56,7 @@ def word2vec_c(corpus: Path, model: str, threads: int, epochs: int, out: Path) -
 
 
 def gensim(corpus: Path, model: str, threads: int, epochs: int, out: Path, tracking: bool) -> dict[str, Any]:
-    """zhvec's train stage (vocab build, training, saving all three formats) timed as a whole and split."""
+    """zhvec's train stage (vocabulary count, training, saving kv + bin) timed as a whole and split."""
     from tasks.config import TrainParams
     from tasks.vectors.train import TrainTracking, train_word2vec
 

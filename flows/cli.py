@@ -212,7 +212,10 @@ def cmd_train(args: argparse.Namespace) -> None:
         seed=args.seed,
         workers=args.workers,
     )
-    stats, cost = _measured(lambda: train_word2vec(Path(args.corpus), params, Path(args.output)))
+    formats = tuple(args.formats)
+    stats, cost = _measured(
+        lambda: train_word2vec(Path(args.corpus), params, Path(args.output), formats=formats)
+    )
     wps = stats.trained_words / cost["seconds"] if cost["seconds"] else 0.0
     figures = asdict(stats)
     figures["gensim_words_per_s"] = figures.pop("words_per_s")  # per second of gensim's training alone
@@ -382,7 +385,7 @@ def cmd_serve(args: argparse.Namespace) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from tasks.config import ConvertOptions, ExtractOptions, SegmentOptions, TrainParams
+    from tasks.config import ConvertOptions, ExtractOptions, SegmentOptions, Sweep, TrainParams
 
     parser = argparse.ArgumentParser(
         prog="zhvec", description="Chinese Wikipedia dump → word vectors → benchmark report."
@@ -462,7 +465,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("train", help="train word2vec on a corpus file")
     p.add_argument("corpus")
-    p.add_argument("-o", "--output", required=True, help="folder for vectors.kv / .txt / .bin")
+    p.add_argument("-o", "--output", required=True, help="folder for vectors.kv (+ .bin, .txt)")
     p.add_argument("--model", choices=_choices(TrainParams, "model"), default=_default(TrainParams, "model"))
     p.add_argument("--vector-size", type=int, default=_default(TrainParams, "vector_size"))
     p.add_argument("--window", type=int, default=_default(TrainParams, "window"))
@@ -473,6 +476,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--min-count", type=int, default=_default(TrainParams, "min_count"))
     p.add_argument("--seed", type=int, default=_default(TrainParams, "seed"))
     p.add_argument("--workers", type=int, default=_default(TrainParams, "workers"))
+    p.add_argument(
+        "--formats",
+        nargs="*",
+        default=list(_default(Sweep, "formats")),
+        choices=_choices(Sweep, "formats"),
+        help="files to write: kv (always), bin, txt (word2vec.c text)",
+    )
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_train)
 

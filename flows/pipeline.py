@@ -156,20 +156,26 @@ def _points(
     runner: TaskRunner | None,
     root: Path,
     corpus: stages.StageOutput,
+    vocabs: dict[int, stages.StageOutput],
     pl: Pipeline,
     track: TrainTracking | None,
 ) -> Iterator[tuple[TrainParams, stages.PointOutput | Exception]]:
     """Each point's outcome in sweep order: one after another in the flow, or all submitted at once to the
-    runner (Dask) and collected in order."""
+    runner (Dask) and collected in order. `vocabs` holds the corpus's vocabulary per min_count."""
+    formats = pl.sweep.formats
     if runner is None:
         for params in pl.points():
             try:
-                yield params, stages.point(root, corpus, params, pl.evaluate, track)
+                words = vocabs[params.min_count]
+                yield params, stages.point(root, corpus, words, params, pl.evaluate, track, formats)
             except Exception as exc:  # one bad point must not sink the sweep; it is recorded as failed
                 yield params, exc
         return
-    shared = {"root": root, "corpus": corpus, "sets": pl.evaluate, "track": track}
-    futures = [(p, runner.submit(stages.point, {**shared, "params": p})) for p in pl.points()]
+    shared = {"root": root, "corpus": corpus, "sets": pl.evaluate, "track": track, "formats": formats}
+    futures = [
+        (p, runner.submit(stages.point, {**shared, "words": vocabs[p.min_count], "params": p}))
+        for p in pl.points()
+    ]
     for params, future in futures:
         try:
             yield params, future.result()
@@ -219,6 +225,14 @@ def preprocess(
     text = stages.extract(root, dump.dump, dump.sha256, dump.index, pl.extract, workers)
     simplified = stages.convert(root, text, pl.convert.config, workers)
     return text, simplified, stages.segment(root, simplified, pl.segment, workers, pl.evaluate)
+
+
+def vocabularies(
+    root: Path, corpus: stages.StageOutput, pl: Pipeline, workers: int
+) -> dict[int, stages.StageOutput]:
+    """The corpus's vocabulary for each min_count of the sweep: one count shared by all points using it."""
+    counts = sorted({p.min_count for p in pl.points()})
+    return {min_count: stages.vocab(root, corpus, min_count, workers) for min_count in counts}
 
 
 @flow(name="zhvec", flow_run_name="{pipeline}", validate_parameters=False)
@@ -278,8 +292,10 @@ def _run(settings: Settings, name: str, pl: Pipeline, runner: TaskRunner | None)
         progress = create_progress_artifact(0.0, description=f"sweep points done of {total} ({name})")
         points = []
         for language, corpus in corpora:  # one corpus, or one per synthetic language
-            for params, outcome in _points(runner, root, corpus, pl, track):
-                pid = stages.point_id(corpus, params, track)
+            vocabs = vocabularies(root, corpus, pl, workers)
+            recorder.timings([v.timing for v in vocabs.values()])
+            for params, outcome in _points(runner, root, corpus, vocabs, pl, track):
+                pid = stages.point_id(corpus, params, track, pl.sweep.formats)
                 points.append(_record_point(recorder, pid, params, outcome, language))
                 update_progress_artifact(progress, 100.0 * len(points) / total)
     run_id = recorder.run_id

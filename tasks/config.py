@@ -144,6 +144,9 @@ class TrainParams(Strict):
         return f"{self.model}{ngrams}-d{self.vector_size}-w{self.window}-{obj}-e{self.epochs}"
 
 
+VectorFormat = Literal["kv", "bin", "txt"]
+DEFAULT_VECTOR_FORMATS: tuple[VectorFormat, ...] = ("kv", "bin")
+
 # Pairs whose cosine is tracked per epoch: near neighbours of several kinds, all in the sample's vocabulary.
 DEFAULT_PROBES: tuple[tuple[str, str], ...] = (
     ("北京", "上海"),
@@ -177,6 +180,12 @@ class Sweep(Strict):
     )
     track_epochs: bool = Field(True, description="loss, quick eval and probe cosines after every epoch")
     probes: tuple[tuple[str, str], ...] = Field(DEFAULT_PROBES, description="word pairs tracked per epoch")
+    formats: tuple[VectorFormat, ...] = Field(
+        DEFAULT_VECTOR_FORMATS,
+        description="files each point writes: kv (vectors.kv, gensim; always written: evaluation reads it), "
+        "bin (vectors.bin), txt (vectors.txt, word2vec.c text: GBs for a 1 M-word model; `zhvec export` "
+        "writes it from a trained model too)",
+    )
 
     @field_validator("grid")
     @classmethod

@@ -16,7 +16,16 @@ from prefect.cache_policies import NO_CACHE
 
 from tasks.bench import baselines as baselines_mod
 from tasks.bench import figures as figures_mod
-from tasks.config import EvalSets, ExtractOptions, SegmentOptions, Sweep, SyntheticOptions, TrainParams
+from tasks.config import (
+    DEFAULT_VECTOR_FORMATS,
+    EvalSets,
+    ExtractOptions,
+    SegmentOptions,
+    Sweep,
+    SyntheticOptions,
+    TrainParams,
+    VectorFormat,
+)
 from tasks.core.measure import measure
 from tasks.core.records import ArtifactRecord, EpochRow, Metric, StageTiming
 from tasks.core.workspace import StageDir, code_version, file_sha256, stage_key, write_json_atomic
@@ -32,6 +41,7 @@ from tasks.text import segment as segment_mod
 from tasks.vectors import evaluate as evaluate_mod
 from tasks.vectors import subword as subword_mod
 from tasks.vectors import train as train_mod
+from tasks.vectors import vocab as vocab_mod
 
 CORPUS = "corpus.txt"
 METRICS = "metrics.json"
@@ -272,7 +282,7 @@ def synthesize(root: Path, options: SyntheticOptions, language: synthetic_mod.La
 @task(name="structure", cache_policy=NO_CACHE)
 def structure(root: Path, model: StageOutput, corpus: SyntheticCorpus) -> tuple[StageOutput, list[Metric]]:
     """Score a synthetic language's vectors against its alphabet (tasks/synthetic/languages.py)."""
-    vectors = Path(model.path) / "vectors.kv"
+    vectors = Path(model.path) / train_mod.KV_FILE
     alphabet = Path(corpus.path) / synthetic_mod.ALPHABET_FILE
 
     def body(out: Path) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -313,31 +323,70 @@ def tracking(sets: EvalSets, sweep: Sweep) -> train_mod.TrainTracking | None:
     )
 
 
+@task(name="vocab", cache_policy=NO_CACHE, task_run_name="vocab-min{min_count}")
+def vocab(root: Path, corpus: StageOutput, min_count: int, workers: int) -> StageOutput:
+    """The corpus's word counts for `min_count`, counted once for every sweep point that trains with it."""
+    corpus_file = Path(corpus.path) / CORPUS
+
+    def body(out: Path) -> tuple[dict[str, Any], dict[str, Any]]:
+        counted = vocab_mod.count_vocabulary(corpus_file, min_count, workers=workers, progress=True)
+        vocab_mod.write_vocabulary(counted, out / vocab_mod.VOCAB_FILE)
+        io = {
+            "bytes_in": corpus_file.stat().st_size,
+            "bytes_out": (out / vocab_mod.VOCAB_FILE).stat().st_size,
+            "items": counted.total_words,
+            "item_unit": "words",
+        }
+        return counted.stats(), io
+
+    return run_stage(root, "vocab", [corpus.key], {"min_count": min_count}, code_version(vocab_mod), body)
+
+
 def _train_identity(
-    corpus: StageOutput, params: TrainParams, track: train_mod.TrainTracking | None = None
+    corpus: StageOutput,
+    params: TrainParams,
+    track: train_mod.TrainTracking | None = None,
+    formats: tuple[VectorFormat, ...] = DEFAULT_VECTOR_FORMATS,
 ) -> tuple[list[str], dict[str, Any], str]:
     semantic = _jsonable(params) | {"workers": None}  # thread count changes speed, not what is learned
+    semantic |= {"formats": sorted({"kv", *formats})}
     inputs = [corpus.key]
     if track is not None:  # the epoch rows kept with the vectors depend on what was tracked
         files = [*track.analogy.values(), *track.similarity.values()]
         inputs += [f"{p.name}:{file_sha256(p)}" for p in files]
         semantic |= {"probes": [list(pair) for pair in track.probes]}
-    return inputs, semantic, code_version(train_mod)
+    # the vocabulary is the corpus's for params.min_count, counted by vocab_mod: its code is part of the key
+    return inputs, semantic, code_version(train_mod, vocab_mod)
 
 
-def point_id(corpus: StageOutput, params: TrainParams, track: train_mod.TrainTracking | None = None) -> str:
+def point_id(
+    corpus: StageOutput,
+    params: TrainParams,
+    track: train_mod.TrainTracking | None = None,
+    formats: tuple[VectorFormat, ...] = DEFAULT_VECTOR_FORMATS,
+) -> str:
     """A sweep point's id: the key of its training output, known before (and even without) training."""
-    return stage_key("train", *_train_identity(corpus, params, track))
+    return stage_key("train", *_train_identity(corpus, params, track, formats))
 
 
 @task(name="train", cache_policy=NO_CACHE, task_run_name="train-{params.model}-w{params.window}")
 def train(
-    root: Path, corpus: StageOutput, params: TrainParams, track: train_mod.TrainTracking | None = None
+    root: Path,
+    corpus: StageOutput,
+    words: StageOutput,
+    params: TrainParams,
+    track: train_mod.TrainTracking | None = None,
+    formats: tuple[VectorFormat, ...] = DEFAULT_VECTOR_FORMATS,
 ) -> TrainedModel:
+    """Train one point on `corpus` with its vocabulary `words` (the vocab stage's output for the point's
+    min_count), writing `formats`."""
     corpus_file = Path(corpus.path) / CORPUS
 
     def body(out: Path) -> tuple[dict[str, Any], dict[str, Any]]:
-        stats = train_mod.train_word2vec(corpus_file, params, out, tracking=track)
+        counted = vocab_mod.read_vocabulary(Path(words.path) / vocab_mod.VOCAB_FILE)
+        stats = train_mod.train_word2vec(
+            corpus_file, params, out, tracking=track, vocab=counted, formats=formats
+        )
         io = {
             "bytes_in": corpus_file.stat().st_size,
             "bytes_out": stats.bytes_out,
@@ -346,8 +395,9 @@ def train(
         }
         return asdict(stats), io
 
-    inputs, semantic, code = _train_identity(corpus, params, track)
-    out = run_stage(root, "train", inputs, semantic, code, body, point_id=point_id(corpus, params, track))
+    inputs, semantic, code = _train_identity(corpus, params, track, formats)
+    pid = point_id(corpus, params, track, formats)
+    out = run_stage(root, "train", inputs, semantic, code, body, point_id=pid)
     stats = train_mod.TrainStats(**out.stats)  # what the body returned, or the manifest of an earlier run
     return TrainedModel(
         **_extend(out),
@@ -360,7 +410,7 @@ def train(
 
 @task(name="evaluate", cache_policy=NO_CACHE)
 def evaluate(root: Path, model: StageOutput, sets: EvalSets) -> tuple[StageOutput, list[Metric]]:
-    vectors = Path(model.path) / "vectors.kv"
+    vectors = Path(model.path) / train_mod.KV_FILE
     subword = isinstance(model, TrainedModel) and model.model == "fasttext"
 
     def body(out: Path) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -406,15 +456,17 @@ class PointOutput:
 def point(
     root: Path,
     corpus: StageOutput,
+    words: StageOutput,
     params: TrainParams,
     sets: EvalSets,
     track: train_mod.TrainTracking | None = None,
+    formats: tuple[VectorFormat, ...] = DEFAULT_VECTOR_FORMATS,
 ) -> PointOutput:
     """Train and evaluate one point as one unit of work, so a runner ships it whole to one worker; a
     failure is retried once (a finished train stage is reused by the retry)."""
-    model = train.fn(root, corpus, params, track)
+    model = train.fn(root, corpus, words, params, track, formats)
     scored, metrics = evaluate.fn(root, model, sets)
-    vectors = {Path(model.path) / f: "vectors-" + f.rsplit(".", 1)[-1] for f in train_mod.VECTOR_FILES}
+    vectors = {Path(model.path) / name: f"vectors-{fmt}" for fmt, name in train_mod.VECTOR_FILES.items()}
     artifacts = file_artifacts(vectors, model.key)
     if not isinstance(corpus, SyntheticCorpus):
         return PointOutput(model, scored, metrics, artifacts)

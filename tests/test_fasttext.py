@@ -55,11 +55,12 @@ def test_fasttext_gives_unseen_words_vectors_and_counts_them_in_subword_coverage
 ) -> None:
     params = TrainParams(model="fasttext", vector_size=16, min_count=3, epochs=2, bucket=100_000, workers=1)
     track = TrainTracking(probes=(("中国", "美国"),))
-    model = stages.train.fn(tmp_path, corpus, params, track)
+    words = stages.vocab.fn(tmp_path, corpus, 3, 1)
+    model = stages.train.fn(tmp_path, corpus, words, params, track)
     assert model.stats["model"] == "fasttext"
     rows = model.stats["epochs"]
     assert {(r["epoch"], r["metric"]) for r in rows} == {
-        (e, m) for e in (1, 2) for m in ("seconds", "probe:中国|美国")
+        (e, m) for e in (1, 2) for m in ("seconds", "tracking_share", "probe:中国|美国")
     }
     kv = load_fasttext(Path(model.path) / "vectors.kv")
     assert isinstance(kv, FastTextKeyedVectors) and (kv.min_n, kv.max_n) == (1, 3)
@@ -81,7 +82,7 @@ def test_fasttext_gives_unseen_words_vectors_and_counts_them_in_subword_coverage
     assert seen[("pairs", "all", "spearman+subword")] == (2, 3)
 
     word2vec = stages.train.fn(
-        tmp_path, corpus, TrainParams(vector_size=16, min_count=3, epochs=1, workers=1)
+        tmp_path, corpus, words, TrainParams(vector_size=16, min_count=3, epochs=1, workers=1)
     )
     _, plain = stages.evaluate.fn(tmp_path, word2vec, sets)
     assert not [m for m in plain if m.method.endswith("+subword")]

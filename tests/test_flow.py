@@ -14,7 +14,7 @@ from tasks.vectors.evaluate import load_analogies, load_vectors
 from tests.ca8_reference import reference_ca8
 from tests.configs import ALL_EVAL_SETS, EVAL_DIR, OUTPUTS, TINY_DUMP
 
-STAGES = {"extract", "convert", "segment", "train", "evaluate"}
+STAGES = {"extract", "convert", "segment", "vocab", "train", "evaluate"}
 SETS = {"ca8_morphological", "ca8_semantic", "ca_translated", "wordsim240", "wordsim297"}
 
 CONFIG = (
@@ -70,6 +70,20 @@ def test_run_records_points_metrics_timings_and_report(finished_run: tuple[Path,
     assert '"vector_size": 24' in str(config)
 
 
+def test_both_points_share_one_vocabulary_count(finished_run: tuple[Path, str]) -> None:
+    """Two points, one corpus, one min_count: the vocabulary is counted once, before either trains."""
+    root, run_id = finished_run
+    sql = "SELECT cached, items, wall_s, bytes_in, extra FROM stage_timings WHERE run_id = ?"
+    sql += " AND stage = 'vocab'"
+    ((cached, items, wall, bytes_in, extra),) = query(root, sql, run_id)
+    stats = json.loads(str(extra))
+    assert (
+        not cached and wall > 0 and bytes_in > 0 and items == stats["total_words"] > stats["vocab_size"] > 100
+    )
+    assert stats["min_count"] == 2
+    assert len(list((root / "work" / "vocab").iterdir())) == 1
+
+
 def test_segment_corpus_statistics_land_in_stage_timings(finished_run: tuple[Path, str]) -> None:
     root, run_id = finished_run
     sql = "SELECT extra FROM stage_timings WHERE run_id = ? AND stage = 'segment'"
@@ -99,7 +113,8 @@ def test_stored_counts_equal_independent_ca8_evaluation(finished_run: tuple[Path
     root, run_id = finished_run
     points = query(root, "SELECT point_id, vectors_dir FROM points WHERE run_id = ?", run_id)
     for point_id, vectors_dir in points:
-        vecs = load_vectors(Path(str(vectors_dir)) / "vectors.txt")
+        vecs = load_vectors(Path(str(vectors_dir)) / "vectors.bin")
+        assert not (Path(str(vectors_dir)) / "vectors.txt").exists()  # the text file is opt-in
         for name, file in (("ca8_semantic", "semantic"), ("ca8_morphological", "morphological")):
             questions = load_analogies(EVAL_DIR / "ca8" / f"{file}.txt")
             expected = reference_ca8(vecs.words, vecs.matrix, questions)
@@ -119,7 +134,7 @@ def test_rerun_reuses_every_stage_and_gives_the_same_metrics(finished_run: tuple
     second = run_pipeline(pipeline="tiny", config_path=str(root / "pipelines.yaml")).run_id
     assert second != first
     cached = query(root, "SELECT bool_and(cached), count(*) FROM stage_timings WHERE run_id = ?", second)[0]
-    assert cached == (True, 2 * 2 + 3)
+    assert cached == (True, 2 * 2 + 4)
     sql = "SELECT point_id, eval_set, category, method, value, seen FROM metrics WHERE run_id = ?"
     sql += " ORDER BY ALL"
     assert query(root, sql, first) == query(root, sql, second)

@@ -98,7 +98,7 @@ def test_two_zhvec_runs_on_one_workspace(prefect_server: None, tmp_path: Path) -
         assert out.startswith(f"run {runs[0]['run_id']} completed: 1 points")
         assert [p["status"] for p in store.points(runs[0]["run_id"])] == ["completed"]
         stages = [t["stage"] for t in store.timings(runs[0]["run_id"])]
-    assert stages == ["extract", "convert", "segment", "train", "evaluate"]
+    assert stages == ["extract", "convert", "segment", "vocab", "train", "evaluate"]
 
 
 BENCH_CONFIG = """

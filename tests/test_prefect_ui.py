@@ -225,6 +225,7 @@ def test_the_ui_shows_the_flow_run_its_task_runs_and_its_artifacts(
         "point",
         "report",
         "segment",
+        "vocab",
     ]
     artifacts = server.api("artifacts/filter", {"artifacts": {"flow_run_id": {"any_": [run.flow_run_id]}}})
     by_key = {a["key"]: a for a in artifacts if a["key"]}

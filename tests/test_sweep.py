@@ -55,7 +55,7 @@ def write_config(root: Path, runner: str = "local", address: str = "null") -> Pa
 
 
 def outcome(root: Path, run_id: str) -> dict[str, Any]:
-    """What a run learned, per point label: statuses, every metric, and the per-epoch rows except time."""
+    """What a run learned, per point label: statuses, every metric, and the per-epoch rows except times."""
     with Store(root / "work" / "zhvec.duckdb", read_only=True) as store:
         labels = {p["point_id"]: p["label"] for p in store.points(run_id)}
         status = {p["label"]: p["status"] for p in store.points(run_id)}
@@ -66,7 +66,7 @@ def outcome(root: Path, run_id: str) -> dict[str, Any]:
         epochs = {
             (labels[e["point_id"]], e["epoch"], e["metric"]): e["value"]
             for e in store.epoch_history(run_id)
-            if e["metric"] != "seconds"
+            if e["metric"] not in ("seconds", "tracking_share")  # times differ from run to run
         }
     return {"status": status, "metrics": metrics, "epochs": epochs}
 

@@ -6,6 +6,7 @@ from gensim.models import KeyedVectors
 
 from tasks.config import SegmentOptions, TrainParams
 from tasks.text.segment import segment_corpus
+from tasks.vectors.evaluate import evaluate_all, load_vectors
 from tasks.vectors.train import VECTOR_FILES, TrainError, TrainTracking, gensim_kwargs, train_word2vec
 
 
@@ -19,7 +20,7 @@ def corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def test_vocabulary_and_saved_formats(tmp_path: Path, corpus: Path) -> None:
     params = TrainParams(model="cbow", vector_size=16, window=3, min_count=3, epochs=2, workers=1)
-    stats = train_word2vec(corpus, params, tmp_path)
+    stats = train_word2vec(corpus, params, tmp_path, formats=("kv", "bin", "txt"))
     counts = Counter(corpus.read_text(encoding="utf-8").split())
     expected_vocab = {w for w, c in counts.items() if c >= 3}
     assert stats.vocab_size == len(expected_vocab)
@@ -58,13 +59,23 @@ def test_per_epoch_tracking_rows(tmp_path: Path, corpus: Path) -> None:
     )
     params = TrainParams(model="sg", vector_size=16, window=3, min_count=3, epochs=3, workers=1)
     stats = train_word2vec(corpus, params, tmp_path, tracking=tracking)
-    metrics = {"loss", "seconds", "ca_translated_3cosadd", "wordsim240_spearman", "probe:中国|美国"}
+    metrics = {"loss", "seconds", "tracking_share", "ca_translated_3cosadd", "wordsim240_spearman"}
+    metrics.add("probe:中国|美国")
     assert {(r["epoch"], r["metric"]) for r in stats.epochs} == {(e, m) for e in (1, 2, 3) for m in metrics}
     value = {(r["epoch"], r["metric"]): r["value"] for r in stats.epochs}
     assert all(value[(e, "loss")] > 0 for e in (1, 2, 3))  # per-epoch deltas, not gensim's running total
     assert all(-1.0 <= value[(e, "probe:中国|美国")] <= 1.0 for e in (1, 2, 3))
     assert stats.tracking_seconds > 0 and stats.words_per_s > 0
-    assert stats.model_bytes == sum((tmp_path / n).stat().st_size for n in VECTOR_FILES)
+    assert all(value[(e, "tracking_share")] > 0 for e in (1, 2, 3)) and stats.tracking_share > 0
+    assert stats.formats == ["bin", "kv"] and not (tmp_path / VECTOR_FILES["txt"]).exists()  # text: opt-in
+    assert stats.model_bytes == sum((tmp_path / VECTOR_FILES[f]).stat().st_size for f in ("kv", "bin"))
+    # the last epoch's tracked scores are the final evaluation's of the saved vectors
+    final = evaluate_all(
+        load_vectors(tmp_path / "vectors.kv"), dict(tracking.analogy), dict(tracking.similarity)
+    )
+    last = {f"{m.eval_set}_{m.method}": m.value for m in final if m.category == "all"}
+    assert value[(3, "ca_translated_3cosadd")] == last["ca_translated_3cosadd"]
+    assert value[(3, "wordsim240_spearman")] == last["wordsim240_spearman"]
     untracked = train_word2vec(corpus, params, tmp_path / "plain")
     assert untracked.epochs == [] and untracked.tracking_seconds == 0.0
     # tracking reads the vectors only: with one thread and a seed the model is the same either way

@@ -172,7 +172,7 @@ def test_runs_and_artifacts_are_recorded_like_an_experiment_tracker(run: tuple[P
     assert (str(day), kind, status) == ("2024-01-01", "pipeline", "completed") and host and cores
     files = query(root, "SELECT point_id, path, kind, sha256, bytes FROM artifacts WHERE run_id = ?", run_id)
     kinds = sorted(str(k) for _, _, k, _, _ in files)
-    assert kinds == ["report", *["vectors-bin"] * 2, *["vectors-kv"] * 2, *["vectors-txt"] * 2]
+    assert kinds == ["report", *["vectors-bin"] * 2, *["vectors-kv"] * 2]  # vectors-txt: opt-in
     for point_id, path, kind, sha, size in files:
         assert (point_id is None) == (kind == "report")
         assert sha == file_sha256(Path(str(path))) and size == Path(str(path)).stat().st_size

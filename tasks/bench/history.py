@@ -101,6 +101,19 @@ BENCHMARKS: dict[str, tuple[str, str, list[tuple[str, str]]]] = {
             ("sg.gensim_s", "sg gensim s"),
         ],
     ),
+    "tracking": (
+        "per-epoch tracking of a 1,000,000 × 300 model; the vocabulary count against gensim's build_vocab",
+        "python -m benchmarks.tracking",
+        [
+            ("tracking.before_s", "tracking s per epoch, before"),
+            ("tracking.after_s", "tracking s per epoch"),
+            ("tracking.same_scores", "same scores"),
+            ("vocab.corpus_mb", "vocab corpus MB"),
+            ("vocab.gensim_build_vocab_s", "gensim build_vocab s"),
+            ("vocab.count_s", "vocab count s"),
+            ("vocab.same_vocabulary", "same vocabulary"),
+        ],
+    ),
     "synthetic": (
         "`zhvec run synthetic` from nothing, against the one-minute budget",
         "python -m benchmarks.synthetic",

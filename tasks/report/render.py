@@ -32,7 +32,7 @@ from tasks.results.store import KILLED, SIMILARITY_HEADLINE, Store, headline_col
 from tasks.synthetic import languages as synthetic
 from tasks.vectors import subword
 from tasks.vectors.evaluate import load_vectors
-from tasks.vectors.train import VECTOR_FILES
+from tasks.vectors.train import KV_FILE
 
 ANALOGY_METHODS = ("3cosadd", "3cosmul")
 METHOD_NAMES = {"3cosadd": "3CosAdd", "3cosmul": "3CosMul", "spearman": "Spearman ρ"}
@@ -208,7 +208,7 @@ def best_model_sections(run: Row, point: Row | None, vectors_dir: str) -> dict[s
             "projections": {},
             "neighbours": [],
         }
-    path = Path(vectors_dir) / VECTOR_FILES[0]
+    path = Path(vectors_dir) / KV_FILE
     if not vectors_dir or not path.is_file():
         return {
             "best": point,

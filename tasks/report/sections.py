@@ -26,7 +26,7 @@ from tasks.report.projection import Matrix, pca, tsne
 from tasks.results.store import Store, headline_column
 from tasks.vectors.evaluate import Vectors, load_vectors
 from tasks.vectors.query import similar
-from tasks.vectors.train import VECTOR_FILES
+from tasks.vectors.train import KV_FILE
 
 Row = dict[str, Any]
 ANALOGY_METHOD = "3cosadd"
@@ -453,7 +453,7 @@ def summary_markdown(store: Store, run_id: str) -> str:
     params = json.dumps(best["params"], indent=2, ensure_ascii=False, sort_keys=True)
     lines += ["", "Parameters:", "", "```json", params, "```"]
     vectors_dir = next(p["vectors_dir"] for p in store.points(run_id) if p["point_id"] == best["point_id"])
-    path = Path(vectors_dir) / VECTOR_FILES[0]
+    path = Path(vectors_dir) / KV_FILE
     words = probe_words(run["config"])
     if words and path.is_file():
         lines += ["", "Nearest neighbours (cosine):", "", "| word | neighbours |", "|---|---|"]

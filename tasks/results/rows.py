@@ -32,7 +32,7 @@ def point_results(store: Store, run_id: str) -> list[dict[str, Any]]:
 
     `words_per_s` is the report's figure: trained words (corpus words x epochs) per wall second of the
     train stage (`train_s`). `gensim_words_per_s` and `effective_words_per_s` (the words left after
-    down-sampling) count per second of gensim's training alone: no vocabulary scan, per-epoch tracking
+    down-sampling) count per second of gensim's training alone: no per-epoch tracking
     or saving."""
     train = {t["point_id"]: t for t in store.timings(run_id) if t["stage"] == TRAIN_STAGE}
     columns = [headline_column(*h) for h in store.headlines(run_id)]

@@ -18,7 +18,8 @@ allows only while no process has it open for writing. Tables:
 `points` — one row per trained sweep point; PK (run_id, point_id).
     run_id, point_id, label, params JSON (TrainParams), status, vocab_size, train_words, vectors_dir, error,
     seq (insertion order, kept when a point is re-recorded, so sweep order survives re-runs).
-`stage_timings` — what each stage cost; per-point stages (train, evaluate) carry point_id, others NULL.
+`stage_timings` — what each stage cost; per-point stages (train, evaluate) carry point_id, others NULL
+    (vocab: one row per corpus and min_count, shared by the points that train with it).
     seq (insertion order), run_id, stage, point_id, wall_s, cpu_s, peak_rss_bytes, bytes_in, bytes_out,
     items, item_unit, cached BOOLEAN (work was reused; the cost shown is from when it was done), extra JSON.
 `metrics` — one row per score; PK (run_id, point_id, eval_set, category, method, rules).
@@ -30,10 +31,12 @@ allows only while no process has it open for writing. Tables:
     (ρ of cosine distance vs alphabet distance over word pairs) and 'neighbour-alphabet' (share of words
     whose nearest neighbour is an alphabet neighbour) (tasks/synthetic/languages.py).
 `epoch_history` — per-epoch tracking of a point, long format: run_id, point_id, epoch (1-based), metric
-    ('loss' = that epoch's share of gensim's loss, 'seconds' = its training time, '<set>_3cosadd',
-    '<set>_spearman', 'probe:<w1>|<w2>' = cosine), value.
+    ('loss' = that epoch's share of gensim's loss, 'seconds' = its training time, 'tracking_share' = the
+    seconds its tracking took per training second, '<set>_3cosadd', '<set>_spearman',
+    'probe:<w1>|<w2>' = cosine), value.
 `artifacts` — files a run produced, with their identity: run_id, point_id (NULL for run-level files such
-    as the report), path, kind ('vectors-kv', 'vectors-txt', 'vectors-bin', 'report'), sha256, bytes.
+    as the report), path, kind ('vectors-kv', 'vectors-bin', 'vectors-txt' (only with `sweep.formats`),
+    'report'), sha256, bytes.
 Views:
 `params` — the resolved config per point, long format: run_id, point_id, name, value JSON.
 `stage_throughput` — stage_timings plus items_per_s and mb_per_s (bytes_in in 10^6 bytes per wall second).

@@ -49,6 +49,7 @@ MIN_CHUNK, MAX_CHUNK = 256, 8192
 TILE = 32  # words per tile of a score bound: tighter bounds vs more bound arithmetic
 MUL_BOUND_SLACK = 1e-6
 PICKLE_MAGIC = b"\x80"
+NORM_BLOCK_ROWS = 65536  # rows normalised per step: a 300-d block is 75 MB
 
 
 class EvalFileError(InputError):
@@ -107,17 +108,34 @@ def load_similarity(path: Path) -> list[tuple[str, str, float]]:
     return pairs
 
 
+def unit_rows(matrix: FloatMatrix, out: FloatMatrix | None = None) -> FloatMatrix:
+    """`matrix` with every row scaled to length 1 (zero rows stay zero), into `out` if given.
+
+    Row blocks keep the temporaries small (a 1 M × 300 model would need a 1.2 GB square otherwise); each
+    row's norm is its own reduction, so the result is the same bits as normalising the whole at once.
+    """
+    unit = np.empty_like(matrix) if out is None else out
+    for lo in range(0, len(matrix), NORM_BLOCK_ROWS):
+        block = matrix[lo : lo + NORM_BLOCK_ROWS]
+        norms = np.linalg.norm(block, axis=1, keepdims=True)
+        np.divide(block, np.where(norms > 0, norms, 1), out=unit[lo : lo + NORM_BLOCK_ROWS])
+    return unit
+
+
+def word_index(words: Sequence[str]) -> dict[str, int]:
+    """Word → its first row."""
+    index: dict[str, int] = {}
+    for i, word in enumerate(words):
+        index.setdefault(word, i)
+    return index
+
+
 def vectors_from(words: Sequence[str], raw: npt.ArrayLike) -> Vectors:
     """Normalise rows once so every cosine below is a plain dot product; zero rows stay zero."""
     matrix = np.asarray(raw, dtype=np.float32)
     if matrix.ndim != 2 or matrix.shape[0] != len(words):
         raise ValueError(f"need one row per word: {len(words)} words, matrix shape {matrix.shape}")
-    norms = np.linalg.norm(matrix, axis=1, keepdims=True)
-    unit = (matrix / np.where(norms > 0, norms, 1)).astype(np.float32, copy=False)
-    index: dict[str, int] = {}
-    for i, word in enumerate(words):
-        index.setdefault(word, i)
-    return Vectors(list(words), index, unit)
+    return Vectors(list(words), word_index(words), unit_rows(matrix))
 
 
 def _vector_format(path: Path) -> Literal["kv", "text", "binary"]:

@@ -18,7 +18,7 @@ import numpy.typing as npt
 from tasks.core.errors import InputError
 from tasks.results.store import Store, headline_column
 from tasks.vectors.evaluate import MUL_EPSILON, Method, Vectors
-from tasks.vectors.train import VECTOR_FILES
+from tasks.vectors.train import KV_FILE
 
 
 class UnknownWordError(InputError):
@@ -97,7 +97,7 @@ def best_model(store: Store) -> Path:
         raise NoModelError(f"run {run_id} has no completed point; pass --model")
     best = max(scored, key=lambda r: _mean_headline(r, columns))
     where = {p["point_id"]: p["vectors_dir"] for p in store.points(run_id)}
-    return Path(where[best["point_id"]]) / VECTOR_FILES[0]
+    return Path(where[best["point_id"]]) / KV_FILE
 
 
 def hits_json(hits: Sequence[Hit]) -> list[dict[str, Any]]:
