@@ -21,7 +21,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import subprocess
 import sys
 import tempfile
@@ -210,7 +209,8 @@ def render(database: Path, run_id: str, out_dir: Path) -> dict[str, Any]:
         "render_cpu_s": round(report_meter.cpu_s, 2),
         "summary_markdown_s": round(summary_meter.wall_s, 2),
         "summary_has_neighbours": "Nearest neighbours" in summary,
-        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
+        # sampled (tasks/core/measure.py): ru_maxrss would start at the parent's RSS when it forked
+        "peak_rss_mb": round(max(report_meter.peak_rss_bytes, summary_meter.peak_rss_bytes) / 2**20),
     }
 
 

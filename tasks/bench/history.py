@@ -111,6 +111,30 @@ BENCHMARKS: dict[str, tuple[str, str, list[tuple[str, str]]]] = {
             ("runs.1.rho.random", "run 1 random ρ"),
         ],
     ),
+    "report": (
+        "the report of a zhwiki-sized run (a 1,000,000 × 300 best model): render, page size, headless "
+        "Chromium's load",
+        "python -m benchmarks.report",
+        [
+            ("render.render_s", "render s"),
+            ("render.peak_rss_mb", "render peak RSS MB"),
+            ("report_mb", "report MB"),
+            ("chromium.all_charts_drawn_s", "Chromium all charts drawn s"),
+            ("words", "words"),
+        ],
+    ),
+    "dask_sweep": (
+        "a 3-point sweep run locally and on a Dask scheduler with 3 single-thread worker processes, and "
+        "the wall it projects for 3 machines",
+        "python -m benchmarks.dask_sweep",
+        [
+            ("local.sweep_wall_s", "local sweep s"),
+            ("dask.sweep_wall_s", "Dask sweep s"),
+            ("dask.overhead_s", "Dask overhead s"),
+            ("projection.three_machines_s", "3 machines s (projected)"),
+            ("projection.speedup_vs_local", "×local (projected)"),
+        ],
+    ),
     "run": (
         "`zhvec run` of a pipeline as the project README recorded it before this history existed "
         "(nothing appends these now)",
@@ -167,6 +191,12 @@ SUMMARY: list[tuple[str, str, tuple[str, ...], str]] = [
         "evaluate",
         ("suite.evaluate_s",),
         "python -m benchmarks.evaluate",
+    ),
+    (
+        "report of a run whose best model is 1,000,000 × 300: render s / Chromium draws it, s / MB",
+        "report",
+        ("render.render_s", "chromium.all_charts_drawn_s", "report_mb"),
+        "python -m benchmarks.report",
     ),
     (
         "analogies with `--rules gensim` ×gensim's evaluate_word_analogies",
