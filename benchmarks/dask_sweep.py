@@ -9,9 +9,9 @@ both modes do the same work:
   (`dask scheduler`), and 3 `dask worker ADDRESS --nworkers 1 --nthreads 1` processes, each like a machine.
 
 The flow and the workers report to one `prefect server start` of the benchmark's own, as on a cluster
-(PREFECT_API_URL). The sweep is 3 points of the same config (the sample's base point: sg, 100 d, window 5, 5 epochs, tracked
-epochs) that differ only in `seed`, so they are 3 points (identical params are one) of the same cost.
-Every point trains with `workers: null`, i.e. all the cores of the machine it runs on.
+(PREFECT_API_URL). The sweep is 3 points of the same config (the sample's base point: sg, 100 d, window 5,
+5 epochs, tracked epochs) that differ only in `seed`, so they are 3 points (identical params are one) of
+the same cost. Every point trains with `workers: null`, i.e. all the cores of the machine it runs on.
 
 Per point: its train and evaluate stage walls (`stage_timings`); point wall = their sum. Per mode: the
 sweep wall, the run's recorded wall (`runs.started_at` → `finished_at`: the points, the preprocessing found

@@ -357,9 +357,11 @@ def cmd_export(args: argparse.Namespace) -> None:
     from tasks.vectors.export import DEFAULT_TOP_N, check_top_n, export_vectors
 
     top_n = DEFAULT_TOP_N if args.top_n is None else args.top_n
-    check_top_n(top_n, "--top-n")
+    tensorboard = args.format == "tensorboard"
+    if tensorboard:
+        check_top_n(top_n, "--top-n")  # before a model is loaded
     model = _query_model(args, option="MODEL")
-    limit = top_n if args.format == "tensorboard" else None  # a word2vec file is then read only that far
+    limit = top_n if tensorboard else None  # a word2vec file is then read only that far
     result, cost = _measured(
         lambda: export_vectors(load_keyed_vectors(model, limit), args.format, Path(args.output), top_n=top_n)
     )
