@@ -357,14 +357,16 @@ def cmd_export(args: argparse.Namespace) -> None:
     if not (args.format and args.output):
         raise CliError("export needs --format and -o OUT (or --parquet DIR for the results database)")
     from tasks.vectors.evaluate import load_keyed_vectors
-    from tasks.vectors.export import DEFAULT_TOP_N, export_vectors
+    from tasks.vectors.export import DEFAULT_TOP_N, check_top_n, export_vectors
 
     top_n = DEFAULT_TOP_N if args.top_n is None else args.top_n
-    if top_n < 1:
-        raise CliError(f"--top-n must be at least 1, got {top_n}")
+    tensorboard = args.format == "tensorboard"
+    if tensorboard:
+        check_top_n(top_n, "--top-n")  # before a model is loaded
     model = _query_model(args, option="MODEL")
+    limit = top_n if tensorboard else None  # a word2vec file is then read only that far
     result, cost = _measured(
-        lambda: export_vectors(load_keyed_vectors(model), args.format, Path(args.output), top_n=top_n)
+        lambda: export_vectors(load_keyed_vectors(model, limit), args.format, Path(args.output), top_n=top_n)
     )
     _emit({"model": str(model), **asdict(result), **cost}, args.json)
 
@@ -547,7 +549,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("-o", "--output", help="a file (word2vec-*, kv) or a folder (the others)")
     p.add_argument("--parquet", metavar="DIR", help="instead: every table and view as DIR/<name>.parquet")
-    p.add_argument("--top-n", type=int, help="tensorboard: the N most frequent words (default 10,000)")
+    p.add_argument(
+        "--top-n", type=int, help="tensorboard: the N most frequent words (default 10,000, at most 100,000)"
+    )
     p.add_argument("--config", help="pipelines.yaml naming the results database")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_export)

@@ -10,7 +10,7 @@ import pytest
 from gensim.models import KeyedVectors
 
 from flows.cli import main
-from tasks.vectors.export import ExportError, export_vectors
+from tasks.vectors.export import MAX_TOP_N, ExportError, export_vectors
 
 WORDS = ["的", "中国", "北京", "word", "上海", "经济"]
 
@@ -54,6 +54,27 @@ def test_tensorboard_files_have_one_row_per_word(kv: KeyedVectors, tmp_path: Pat
     assert (tmp_path / "all" / "metadata.tsv").read_text(encoding="utf-8").splitlines() == WORDS
     with pytest.raises(ExportError, match="top-N must be at least 1, got 0"):
         export_vectors(kv, "tensorboard", tmp_path / "none", top_n=0)
+
+
+def test_tensorboard_export_is_capped_naming_the_cap_and_the_ask(
+    kv: KeyedVectors, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert MAX_TOP_N == 100_000
+    with pytest.raises(
+        ExportError, match=r"top-N 1,000,000 is over the TensorBoard export's maximum of 100,000"
+    ):
+        export_vectors(kv, "tensorboard", tmp_path / "all", top_n=1_000_000)
+    assert not (tmp_path / "all").exists()
+    assert export_vectors(kv, "tensorboard", tmp_path / "max", top_n=MAX_TOP_N).words == len(WORDS)
+    kv.save_word2vec_format(str(tmp_path / "in.bin"), binary=True)
+    argv = ["export", str(tmp_path / "in.bin"), "--format", "tensorboard", "-o", str(tmp_path / "tb")]
+    assert main([*argv, "--top-n", "100001"]) == 2
+    err = capsys.readouterr().err
+    assert "--top-n 100,001 is over the TensorBoard export's maximum of 100,000 rows" in err
+    assert not (tmp_path / "tb").exists()
+    assert main([*argv, "--top-n", "3", "--json"]) == 0  # the binary is read only as far as the rows asked
+    assert json.loads(capsys.readouterr().out)["words"] == 3
+    assert (tmp_path / "tb" / "metadata.tsv").read_text(encoding="utf-8").splitlines() == WORDS[:3]
 
 
 def test_tensorboard_refuses_a_word_a_tsv_cannot_hold(tmp_path: Path) -> None:

@@ -151,6 +151,30 @@ BENCHMARKS: dict[str, tuple[str, str, list[tuple[str, str]]]] = {
             ("full.vocab_size", "vocabulary"),
         ],
     ),
+    "report": (
+        "the report of a zhwiki-sized run (a 1,000,000 × 300 best model): render, page size, headless "
+        "Chromium's load",
+        "python -m benchmarks.report",
+        [
+            ("render.render_s", "render s"),
+            ("render.peak_rss_mb", "render peak RSS MB"),
+            ("report_mb", "report MB"),
+            ("chromium.all_charts_drawn_s", "Chromium all charts drawn s"),
+            ("words", "words"),
+        ],
+    ),
+    "dask_sweep": (
+        "a 3-point sweep run locally and on a Dask scheduler with 3 single-thread worker processes, and "
+        "the wall it projects for 3 machines",
+        "python -m benchmarks.dask_sweep",
+        [
+            ("local.sweep_wall_s", "local sweep s"),
+            ("dask.sweep_wall_s", "Dask sweep s"),
+            ("dask.overhead_s", "Dask overhead s"),
+            ("projection.three_machines_s", "3 machines s (projected)"),
+            ("projection.speedup_vs_local", "×local (projected)"),
+        ],
+    ),
     "run": (
         "`zhvec run` of a pipeline as the project README recorded it before this history existed "
         "(nothing appends these now)",
@@ -209,9 +233,9 @@ SUMMARY: list[tuple[str, str, tuple[str, ...], str]] = [
         "python -m benchmarks.evaluate",
     ),
     (
-        "the CA8 point end to end on the quarter-size zhwiki-scale dump, wall seconds / peak RSS GB",
+        "the CA8 authors' point end to end on a zhwiki-scale dump: pipeline / wall s / peak RSS GB",
         "scale",
-        ("wall_s", "peak_rss_gb"),
+        ("pipeline", "wall_s", "peak_rss_gb"),
         "python -m benchmarks.scale run scale-quarter",
     ),
     (
@@ -219,6 +243,12 @@ SUMMARY: list[tuple[str, str, tuple[str, ...], str]] = [
         "scale_projection",
         ("full.cores2.total_h", "full.cores8.total_h", "full.cores32.total_h"),
         "python -m benchmarks.scale project",
+    ),
+    (
+        "report of a run whose best model is 1,000,000 × 300: render s / Chromium draws it, s / MB",
+        "report",
+        ("render.render_s", "chromium.all_charts_drawn_s", "report_mb"),
+        "python -m benchmarks.report",
     ),
     (
         "analogies with `--rules gensim` ×gensim's evaluate_word_analogies",

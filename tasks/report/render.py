@@ -31,7 +31,6 @@ from tasks.report.sections import owner_name
 from tasks.results.store import KILLED, SIMILARITY_HEADLINE, Store, headline_column, status_text
 from tasks.synthetic import languages as synthetic
 from tasks.vectors import subword
-from tasks.vectors.evaluate import load_vectors
 from tasks.vectors.train import KV_FILE
 
 ANALOGY_METHODS = ("3cosadd", "3cosmul")
@@ -208,15 +207,15 @@ def best_model_sections(run: Row, point: Row | None, vectors_dir: str) -> dict[s
             "projections": {},
             "neighbours": [],
         }
-    path = Path(vectors_dir) / KV_FILE
-    if not vectors_dir or not path.is_file():
+    model = sections.report_vectors(vectors_dir)
+    if model is None:
         return {
             "best": point,
-            "missing": f"vectors file not found: {path}",
+            "missing": f"vectors file not found: {Path(vectors_dir) / KV_FILE}",
             "projections": {},
             "neighbours": [],
         }
-    vecs = load_vectors(path)
+    path, vecs = model
     return {
         "best": point,
         "missing": "",
@@ -224,6 +223,8 @@ def best_model_sections(run: Row, point: Row | None, vectors_dir: str) -> dict[s
         "params_json": json.dumps(point["params"], indent=2, ensure_ascii=False, sort_keys=True),
         "projections": sections.projection_charts(vecs),
         "top_words": min(sections.TOP_WORDS, len(vecs.words)),
+        "searched": len(vecs.words) if point["vocab_size"] > len(vecs.words) else None,
+        "unknown": sections.unknown_text(vecs, point["vocab_size"]),
         "neighbours": sections.neighbour_rows(vecs, sections.probe_words(run["config"])),
     }
 

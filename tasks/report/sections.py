@@ -26,12 +26,17 @@ from tasks.report.projection import Matrix, pca, tsne
 from tasks.results.store import Store, headline_column
 from tasks.vectors.evaluate import Vectors, load_vectors
 from tasks.vectors.query import similar
-from tasks.vectors.train import KV_FILE
+from tasks.vectors.train import VECTOR_FILES
 
 Row = dict[str, Any]
 ANALOGY_METHOD = "3cosadd"
 TOP_WORDS = 300  # words in the projections: enough to see structure, few enough to read the labels
 NEIGHBOURS = 10
+# Rows the report reads from a model: the projections' words and the neighbours' candidates. A zhwiki model
+# has ~1 M words; its rare words' vectors are noise as neighbours, and reading them all would make the
+# report cost grow with the vocabulary (1.2 GB at 1 M × 300) for nothing it shows.
+REPORT_WORDS = 100_000
+_KV, _TXT, _BIN = VECTOR_FILES["kv"], VECTOR_FILES["txt"], VECTOR_FILES["bin"]
 _PALETTE = qualitative.Plotly
 _CHART_CONFIG = {"displaylogo": False, "responsive": True}
 
@@ -365,6 +370,26 @@ def probe_words(config: Row) -> list[str]:
     return list(dict.fromkeys(w for pair in pairs for w in pair))
 
 
+def report_vectors(vectors_dir: str, limit: int = REPORT_WORDS) -> tuple[Path, Vectors] | None:
+    """The first `limit` rows of a point's model and the file they come from; None without one. The
+    word2vec binary (or text) the train stage writes beside `vectors.kv` is read only as far as those rows,
+    where the `.kv` pickle would be read whole."""
+    if not vectors_dir:
+        return None
+    for name in (_BIN, _TXT, _KV):
+        path = Path(vectors_dir) / name
+        if path.is_file():
+            return path, load_vectors(path, limit)
+    return None
+
+
+def unknown_text(vecs: Vectors, vocab_size: int) -> str:
+    """What the neighbours table says of a probe word not among the rows read."""
+    if vocab_size > len(vecs.words):
+        return f"not among the {len(vecs.words):,} most frequent words"
+    return "not in the vocabulary"
+
+
 def neighbour_rows(vecs: Vectors, words: Sequence[str], n: int = NEIGHBOURS) -> list[Row]:
     """Nearest neighbours by cosine of each probe word the model knows; unknown words are listed as such."""
     rows: list[Row] = []
@@ -453,11 +478,12 @@ def summary_markdown(store: Store, run_id: str) -> str:
     params = json.dumps(best["params"], indent=2, ensure_ascii=False, sort_keys=True)
     lines += ["", "Parameters:", "", "```json", params, "```"]
     vectors_dir = next(p["vectors_dir"] for p in store.points(run_id) if p["point_id"] == best["point_id"])
-    path = Path(vectors_dir) / KV_FILE
     words = probe_words(run["config"])
-    if words and path.is_file():
+    model = report_vectors(vectors_dir) if words else None
+    if model is not None:
+        vecs = model[1]
         lines += ["", "Nearest neighbours (cosine):", "", "| word | neighbours |", "|---|---|"]
-        for row in neighbour_rows(load_vectors(path), words):
-            hits = ", ".join(f"{_md(w)} {score}" for w, score in row["hits"]) or "not in the vocabulary"
-            lines.append(f"| {_md(row['word'])} | {hits} |")
+        for row in neighbour_rows(vecs, words):
+            hits = ", ".join(f"{_md(w)} {score}" for w, score in row["hits"])
+            lines.append(f"| {_md(row['word'])} | {hits or unknown_text(vecs, best['vocab_size'])} |")
     return "\n".join(lines)

@@ -156,21 +156,25 @@ def _vector_format(path: Path) -> Literal["kv", "text", "binary"]:
     return "text" if len(values) == dim else "binary"
 
 
-def load_keyed_vectors(path: Path) -> KeyedVectors:
-    """word2vec text or binary (compressed too, via gensim) or a gensim `.kv` file, as gensim loads it."""
+def load_keyed_vectors(path: Path, limit: int | None = None) -> KeyedVectors:
+    """word2vec text or binary (compressed too, via gensim) or a gensim `.kv` file, as gensim loads it.
+
+    `limit`: at most that many rows, the first (most frequent) ones. A word2vec file is read only that far;
+    a `.kv` file is one pickle, read whole, then cut."""
     kind = _vector_format(path)
     if kind == "kv":
         kv = KeyedVectors.load(str(path))
         if not isinstance(kv, KeyedVectors):
             raise ValueError(f"{path}: holds a {type(kv).__name__}, not gensim KeyedVectors")
         return kv
-    return KeyedVectors.load_word2vec_format(str(path), binary=kind == "binary")
+    return KeyedVectors.load_word2vec_format(str(path), binary=kind == "binary", limit=limit)
 
 
-def load_vectors(path: Path) -> Vectors:
-    """`load_keyed_vectors`, rows normalised, in file order."""
-    kv = load_keyed_vectors(path)
-    return vectors_from(list(kv.index_to_key), kv.vectors)
+def load_vectors(path: Path, limit: int | None = None) -> Vectors:
+    """`load_keyed_vectors`, rows normalised, in file order; `limit`: only the first rows."""
+    kv = load_keyed_vectors(path, limit)
+    n = len(kv.index_to_key) if limit is None else min(limit, len(kv.index_to_key))
+    return vectors_from(list(kv.index_to_key[:n]), kv.vectors[:n])
 
 
 def _workers() -> int:

@@ -20,6 +20,9 @@ from tasks.core.workspace import atomic_path
 Format = Literal["word2vec-txt", "word2vec-bin", "kv", "tensorboard", "embedding-matrix"]
 FORMATS: tuple[Format, ...] = get_args(Format)
 DEFAULT_TOP_N = 10_000  # the projector runs PCA / t-SNE in the browser, on every row it is given
+# The most rows a TensorBoard export holds: the projector keeps every row in the browser tab (a 1 M × 300
+# model is 3 GB of TSV text, far past what a tab loads) and samples PCA / t-SNE down to far fewer anyway.
+MAX_TOP_N = 100_000
 TENSORS, METADATA, PROJECTOR_CONFIG = "tensors.tsv", "metadata.tsv", "projector_config.pbtxt"
 MATRIX, WORD2IDX = "embeddings.npy", "word2idx.json"
 PADDING_INDEX = 0
@@ -57,12 +60,24 @@ def _check_tsv_words(words: list[str]) -> None:
         raise ExportError(f"word {bad!r} contains a tab or line break; a TSV row cannot hold it")
 
 
+def check_top_n(top_n: int, name: str = "top-N") -> None:
+    """A TensorBoard export's row count: at least 1, at most MAX_TOP_N (the CLI checks it, as `name`,
+    before it loads a model)."""
+    if top_n < 1:
+        raise ExportError(f"{name} must be at least 1, got {top_n}")
+    if top_n > MAX_TOP_N:
+        raise ExportError(
+            f"{name} {top_n:,} is over the TensorBoard export's maximum of {MAX_TOP_N:,} rows: the projector "
+            f"holds every row in the browser; export at most the {MAX_TOP_N:,} most frequent words "
+            "(word2vec-bin or embedding-matrix hold a whole model)"
+        )
+
+
 def export_tensorboard(kv: KeyedVectors, out_dir: Path, *, top_n: int = DEFAULT_TOP_N) -> list[Path]:
     """`tensors.tsv` (one vector a line, tab-separated) and `metadata.tsv` (one word a line, no header, as
-    the projector wants for a single column) for the `top_n` most frequent words, plus a
+    the projector wants for a single column) for the `top_n` (≤ MAX_TOP_N) most frequent words, plus a
     `projector_config.pbtxt` naming both so `tensorboard --logdir out_dir` shows them."""
-    if top_n < 1:
-        raise ExportError(f"top-N must be at least 1, got {top_n}")
+    check_top_n(top_n)
     n = min(top_n, len(kv.index_to_key))
     words = list(kv.index_to_key[:n])
     _check_tsv_words(words)
