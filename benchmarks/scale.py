@@ -3,6 +3,7 @@ projection to the full size, to 8 and 32 cores, and to a 3-point sweep on 3 mach
 
     python -m benchmarks.scaledump quarter                 # the dump (see benchmarks/SCALE.md)
     python -m benchmarks.scale run scale-quarter           # zhvec run on it, figures into the history
+    python -m benchmarks.scale cores scale-sixteenth       # each stage with 1 and with 2 workers
     python -m benchmarks.scale project                     # the projection from the history's runs
 
 `run` starts `zhvec run PIPELINE --config benchmarks/scale.yaml` in a child process with a fresh workspace
@@ -11,12 +12,17 @@ run's wall, the workspace's size against the dump's, the corpus and vocabulary s
 
 `project` reads the latest `scale` records of the history and states its arithmetic in what it prints:
 
-- **Size.** A stage's cost is fitted as `fixed + per_unit × units` through two measured sizes (units: dump
-  bytes for extract/convert/segment, corpus words for train, vocabulary words for evaluate); with one size
-  only, the cost is taken as proportional.
-- **Cores.** From one run on `c` cores with wall `W` and CPU `C`, the part of the stage that did not run in
-  parallel is `s = max(0, c·W − C) / (c − 1)` (Amdahl's law with a perfect parallel part), and on `n` cores
-  `W_n = s + (W − s)·c / n`. It is an upper bound on speed: memory bandwidth and disk do not grow with cores.
+- **Size.** The target is zhwiki's: 1.4 M articles (dump bytes scaled from the largest run by articles) and
+  220 M corpus words. A stage's cost is fitted as `fixed + per_unit × units` through the smallest and the
+  largest measured size (units: dump bytes for extract/convert/segment, corpus words for vocab and train,
+  vocabulary words for evaluate); with one size only, the cost is taken as proportional. The vocabulary is
+  extrapolated by Heaps' law through the two sizes.
+- **Memory.** Training and evaluation hold the vectors, so their peak RSS is scaled by the vocabulary;
+  the sharded stages' workers hold a shard at a time, so theirs is taken as measured.
+- **Cores.** `cores` runs each stage with 1 and with 2 workers (walls `W1`, `W2`); by Amdahl's law the
+  serial part of the 2-worker wall is `s = (2·W2 − W1) / W2`, and on `n` cores `W_n = W2·(s + (1 − s)·2/n)`.
+  Evaluation is taken as serial. It is an upper bound on speed: memory bandwidth and disk do not grow with
+  cores, and gensim's threads share one corpus file.
 - **3 machines.** The three points of a sweep train on three machines at once, after one preprocessing: wall
   = preprocessing + the longest point + the Dask overhead measured by `python -m benchmarks.dask_sweep`
   (0 when the history has no such run).
@@ -30,6 +36,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -47,6 +54,7 @@ UNITS = {
     "report": None,
 }
 FULL_ARTICLES = 1_400_000
+ZHWIKI_TOKENS = 220_000_000  # zhwiki's corpus as the CA8 authors counted it; the full scale dump has fewer
 HEADLINES = (
     ("ca8_morphological", "3cosadd"),
     ("ca8_semantic", "3cosadd"),
@@ -136,12 +144,52 @@ def measure_run(pipeline: str, config: Path) -> dict[str, Any]:
     return figures
 
 
-def amdahl(wall: float, cpu: float, cores: int, target: int) -> float:
-    """Wall on `target` cores from one run on `cores` cores (see the module docstring)."""
-    if cores <= 1:
-        return wall
-    serial = min(wall, max(0.0, cores * wall - cpu) / (cores - 1))
-    return serial + (wall - serial) * cores / target
+def measure_cores(pipeline: str, config: Path) -> dict[str, Any]:
+    """Each stage on the pipeline's dump with 1 and with 2 workers, by the single-stage commands (train: one
+    epoch of the pipeline's point, its training seconds): how each stage's wall falls with workers."""
+    from tasks.config import load_settings
+    from tasks.vectors.vocab import count_vocabulary
+
+    _, pl = load_settings(config).pipeline(pipeline)
+    point, seg = pl.points()[0], pl.segment
+    zhvec = str(Path(sys.executable).with_name("zhvec"))
+    figures: dict[str, Any] = {"pipeline": pipeline}
+    with tempfile.TemporaryDirectory(dir=REPO / "work") as tmp:
+        for n in (1, 2):
+            d = Path(tmp) / f"w{n}"
+            dicts = [a for path in seg.user_dicts for a in ("--user-dict", str(path))]
+            model = ["--model", point.model, "--vector-size", str(point.vector_size), "--window"]
+            model += [str(point.window), "--negative", str(point.negative), "--sample", str(point.sample)]
+            model += ["--min-count", str(point.min_count), "--epochs", "1", "--json"]
+            steps = {
+                "extract": ["extract", str(pl.dump), "-o", f"{d}/text"],
+                "convert": ["convert", f"{d}/text", "-o", f"{d}/conv", "--opencc", pl.convert.config],
+                "segment": ["segment", f"{d}/conv", "-o", f"{d}/corpus.txt", "--drop", *seg.drop, *dicts],
+                "train": ["train", f"{d}/corpus.txt", "-o", f"{d}/model", *model],
+            }
+            for stage, args in steps.items():
+                if stage == "train":
+                    start = time.perf_counter()
+                    count_vocabulary(d / "corpus.txt", point.min_count, workers=n)
+                    figures[f"cores.vocab.w{n}_s"] = round(time.perf_counter() - start, 2)
+                start = time.perf_counter()
+                done = subprocess.run(
+                    [zhvec, *args, "--workers", str(n)], check=True, capture_output=True, text=True
+                )
+                wall = time.perf_counter() - start
+                if stage == "train":
+                    wall = json.loads(done.stdout)["train_seconds"]
+                figures[f"cores.{stage}.w{n}_s"] = round(wall, 2)
+    for stage in (*PREPROCESS, "train"):
+        one, two = figures[f"cores.{stage}.w1_s"], figures[f"cores.{stage}.w2_s"]
+        figures[f"cores.{stage}.serial_share"] = round(min(1.0, max(0.0, 2 * two - one) / two), 3)
+    return figures
+
+
+def amdahl(wall: float, serial_share: float, cores: int, target: int) -> float:
+    """Wall on `target` cores of a stage that took `wall` on `cores`, of which `serial_share` did not run in
+    parallel (see the module docstring)."""
+    return wall * (serial_share + (1.0 - serial_share) * cores / target)
 
 
 def fit(runs: list[dict[str, Any]], stage: str, target: float) -> tuple[float, float]:
@@ -169,14 +217,12 @@ def heaps(runs: list[dict[str, Any]], words: float) -> float:
     return v1 * (words / n1) ** beta
 
 
-def project(runs: list[dict[str, Any]], dask_overhead_s: float) -> dict[str, Any]:
-    """The full-size CA8 point on 2, 8 and 32 cores, and a 3-point sweep on 3 machines, from `runs`."""
+def project(runs: list[dict[str, Any]], shares: dict[str, float], dask_overhead_s: float) -> dict[str, Any]:
+    """The full-size CA8 point on 2, 8 and 32 cores, and a 3-point sweep on 3 machines, from `runs` and
+    each stage's serial share (`shares`; a stage without one is taken as not parallel at all)."""
     largest = max(runs, key=lambda r: r["dump_bytes"])
     per_article = FULL_ARTICLES / largest["stages.extract.articles"]
-    target = {
-        "dump_bytes": largest["dump_bytes"] * per_article,
-        "corpus_words": largest["corpus_words"] * per_article,
-    }
+    target = {"dump_bytes": largest["dump_bytes"] * per_article, "corpus_words": float(ZHWIKI_TOKENS)}
     target["vocab_size"] = heaps(runs, target["corpus_words"]) if len(runs) > 1 else largest["vocab_size"]
     out: dict[str, Any] = {
         "sizes": ", ".join(f"{r['pipeline']} ({r['run_id']})" for r in runs),
@@ -185,14 +231,22 @@ def project(runs: list[dict[str, Any]], dask_overhead_s: float) -> dict[str, Any
         "full.corpus_words": round(target["corpus_words"]),
         "full.vocab_size": round(target["vocab_size"]),
     }
+    growth = target["vocab_size"] / largest["vocab_size"]
+    rss = {
+        stage: largest[f"stages.{stage}.peak_rss_gb"] * (growth if stage in ("train", "evaluate") else 1.0)
+        for stage in UNITS
+        if f"stages.{stage}.peak_rss_gb" in largest
+    }
+    out.update({f"full.{stage}.peak_rss_gb": round(gb, 2) for stage, gb in rss.items()})
+    out["full.peak_rss_gb"] = round(max(rss.values()), 2)
     cores = largest["cores"]
     stages = [s for s in UNITS if f"stages.{s}.wall_s" in largest]
     for n in (cores, 8, 32):
         total = point = 0.0
         for stage in stages:
             unit = UNITS[stage]
-            wall, cpu = fit(runs, stage, target[unit] if unit else 0.0)
-            wall_n = amdahl(wall, cpu, cores, n)
+            wall, _ = fit(runs, stage, target[unit] if unit else 0.0)
+            wall_n = amdahl(wall, shares.get(stage, 1.0), cores, n)
             out[f"full.cores{n}.{stage}_s"] = round(wall_n)
             total += wall_n
             point += wall_n if stage in ("train", "evaluate") else 0.0
@@ -221,6 +275,14 @@ def latest_runs(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return list(latest.values())
 
 
+def serial_shares(records: list[dict[str, Any]]) -> dict[str, float]:
+    """Each stage's serial share from the newest `scale_cores` run (empty without one)."""
+    runs = [r["figures"] for r in records if r["benchmark"] == "scale_cores"]
+    if not runs:
+        return {}
+    return {k.split(".")[1]: v for k, v in runs[-1].items() if k.endswith(".serial_share")}
+
+
 def dask_overhead(records: list[dict[str, Any]]) -> float:
     runs = [r["figures"] for r in records if r["benchmark"] == "dask_sweep"]
     return float(runs[-1].get("dask.overhead_s", 0.0)) if runs else 0.0
@@ -236,12 +298,18 @@ def main(argv: list[str] | None = None) -> int:
     )
     run.add_argument("pipeline")
     run.add_argument("--config", type=Path, default=CONFIG)
+    cores = commands.add_parser("cores", help="each stage of PIPELINE's dump with 1 and with 2 workers")
+    cores.add_argument("pipeline")
+    cores.add_argument("--config", type=Path, default=CONFIG)
     commands.add_parser("project", help="the projection from the history's latest scale runs")
     args = parser.parse_args(argv)
     reports = REPO / "reports"
     if args.command == "run":
         figures = measure_run(args.pipeline, args.config)
         history.append("scale", figures, reports)
+    elif args.command == "cores":
+        figures = measure_cores(args.pipeline, args.config)
+        history.append("scale_cores", figures, reports)
     else:
         records = history.load(history.history_path(reports))
         runs = latest_runs(records)
@@ -251,7 +319,7 @@ def main(argv: list[str] | None = None) -> int:
                 file=sys.stderr,
             )
             return 2
-        figures = project(runs, dask_overhead(records))
+        figures = project(runs, serial_shares(records), dask_overhead(records))
         history.append("scale_projection", figures, reports)
     print(json.dumps(figures, indent=2, ensure_ascii=False))
     return 0

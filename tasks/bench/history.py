@@ -138,6 +138,18 @@ BENCHMARKS: dict[str, tuple[str, str, list[tuple[str, str]]]] = {
             ("scores.ca8_semantic_3cosadd", "ca8_semantic"),
         ],
     ),
+    "scale_cores": (
+        "each stage of a zhwiki-scale dump with 1 and with 2 workers (train: one epoch): the serial share "
+        "the projection to more cores uses",
+        "python -m benchmarks.scale cores PIPELINE",
+        [
+            ("cores.extract.serial_share", "extract serial"),
+            ("cores.convert.serial_share", "convert serial"),
+            ("cores.segment.serial_share", "segment serial"),
+            ("cores.vocab.serial_share", "vocab serial"),
+            ("cores.train.serial_share", "train serial"),
+        ],
+    ),
     "scale_projection": (
         "the CA8 point at zhwiki's full size, projected from the scale runs "
         "(the arithmetic is in benchmarks/scale.py)",
@@ -148,7 +160,8 @@ BENCHMARKS: dict[str, tuple[str, str, list[tuple[str, str]]]] = {
             ("full.cores32.total_h", "32 cores h"),
             ("sweep3.one_machine_h", "3 points, 1 machine h"),
             ("sweep3.three_machines_h", "3 points, 3 machines h"),
-            ("full.vocab_size", "vocabulary"),
+            ("full.vocab_size", "vocabulary (Heaps)"),
+            ("full.peak_rss_gb", "peak RSS GB"),
         ],
     ),
     "report": (
