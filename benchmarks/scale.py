@@ -4,6 +4,7 @@ projection to the full size, to 8 and 32 cores, and to a 3-point sweep on 3 mach
     python -m benchmarks.scaledump quarter                 # the dump (see benchmarks/SCALE.md)
     python -m benchmarks.scale run scale-quarter           # zhvec run on it, figures into the history
     python -m benchmarks.scale cores scale-sixteenth       # each stage with 1 and with 2 workers
+    python -m benchmarks.scale preprocess scale-full       # up to the vocabulary only, on every core
     python -m benchmarks.scale project                     # the projection from the history's runs
 
 `run` starts `zhvec run PIPELINE --config benchmarks/scale.yaml` in a child process with a fresh workspace
@@ -16,7 +17,8 @@ run's wall, the workspace's size against the dump's, the corpus and vocabulary s
   220 M corpus words. A stage's cost is fitted as `fixed + per_unit × units` through the smallest and the
   largest measured size (units: dump bytes for extract/convert/segment, corpus words for vocab and train,
   vocabulary words for evaluate); with one size only, the cost is taken as proportional. The vocabulary is
-  extrapolated by Heaps' law through the two sizes.
+  extrapolated by Heaps' law through the two sizes. A `preprocess` run of the full-size dump, when the
+  history has one, replaces the fitted preprocessing walls and the extrapolated vocabulary by measurements.
 - **Memory.** Training and evaluation hold the vectors, so their peak RSS is scaled by the vocabulary;
   the sharded stages' workers hold a shard at a time, so theirs is taken as measured.
 - **Cores.** `cores` runs each stage with 1 and with 2 workers (walls `W1`, `W2`); by Amdahl's law the
@@ -144,46 +146,67 @@ def measure_run(pipeline: str, config: Path) -> dict[str, Any]:
     return figures
 
 
-def measure_cores(pipeline: str, config: Path) -> dict[str, Any]:
-    """Each stage on the pipeline's dump with 1 and with 2 workers, by the single-stage commands (train: one
-    epoch of the pipeline's point, its training seconds): how each stage's wall falls with workers."""
+def _stages(pipeline: str, config: Path, folder: Path, workers: int, train: bool) -> dict[str, Any]:
+    """The pipeline's stages on its dump by the single-stage commands with `workers` workers, timed (train:
+    one epoch of its point, its training seconds); the vocabulary's figures too."""
     from tasks.config import load_settings
     from tasks.vectors.vocab import count_vocabulary
 
     _, pl = load_settings(config).pipeline(pipeline)
-    point, seg = pl.points()[0], pl.segment
+    point, seg, d = pl.points()[0], pl.segment, folder
     zhvec = str(Path(sys.executable).with_name("zhvec"))
+    dicts = [a for path in seg.user_dicts for a in ("--user-dict", str(path))]
+    model = ["--model", point.model, "--vector-size", str(point.vector_size), "--window", str(point.window)]
+    model += ["--negative", str(point.negative), "--sample", str(point.sample)]
+    model += ["--min-count", str(point.min_count), "--epochs", "1", "--json"]
+    steps = {
+        "extract": ["extract", str(pl.dump), "-o", f"{d}/text"],
+        "convert": ["convert", f"{d}/text", "-o", f"{d}/conv", "--opencc", pl.convert.config],
+        "segment": ["segment", f"{d}/conv", "-o", f"{d}/corpus.txt", "--drop", *seg.drop, *dicts],
+    }
+    walls: dict[str, Any] = {}
+    for stage, args in steps.items():
+        start = time.perf_counter()
+        subprocess.run([zhvec, *args, "--workers", str(workers)], check=True, capture_output=True)
+        walls[f"{stage}_s"] = round(time.perf_counter() - start, 2)
+    start = time.perf_counter()
+    vocab = count_vocabulary(d / "corpus.txt", point.min_count, workers=workers)
+    walls["vocab_s"] = round(time.perf_counter() - start, 2)
+    walls |= {
+        "vocab_size": len(vocab.counts),
+        "corpus_words": vocab.total_words,
+        "min_count": vocab.min_count,
+    }
+    if train:
+        args = ["train", f"{d}/corpus.txt", "-o", f"{d}/model", *model, "--workers", str(workers)]
+        done = subprocess.run([zhvec, *args], check=True, capture_output=True, text=True)
+        walls["train_s"] = round(json.loads(done.stdout)["train_seconds"], 2)
+    return walls
+
+
+def measure_cores(pipeline: str, config: Path) -> dict[str, Any]:
+    """Each stage with 1 and with 2 workers: how each stage's wall falls with workers."""
     figures: dict[str, Any] = {"pipeline": pipeline}
     with tempfile.TemporaryDirectory(dir=REPO / "work") as tmp:
         for n in (1, 2):
-            d = Path(tmp) / f"w{n}"
-            dicts = [a for path in seg.user_dicts for a in ("--user-dict", str(path))]
-            model = ["--model", point.model, "--vector-size", str(point.vector_size), "--window"]
-            model += [str(point.window), "--negative", str(point.negative), "--sample", str(point.sample)]
-            model += ["--min-count", str(point.min_count), "--epochs", "1", "--json"]
-            steps = {
-                "extract": ["extract", str(pl.dump), "-o", f"{d}/text"],
-                "convert": ["convert", f"{d}/text", "-o", f"{d}/conv", "--opencc", pl.convert.config],
-                "segment": ["segment", f"{d}/conv", "-o", f"{d}/corpus.txt", "--drop", *seg.drop, *dicts],
-                "train": ["train", f"{d}/corpus.txt", "-o", f"{d}/model", *model],
-            }
-            for stage, args in steps.items():
-                if stage == "train":
-                    start = time.perf_counter()
-                    count_vocabulary(d / "corpus.txt", point.min_count, workers=n)
-                    figures[f"cores.vocab.w{n}_s"] = round(time.perf_counter() - start, 2)
-                start = time.perf_counter()
-                done = subprocess.run(
-                    [zhvec, *args, "--workers", str(n)], check=True, capture_output=True, text=True
-                )
-                wall = time.perf_counter() - start
-                if stage == "train":
-                    wall = json.loads(done.stdout)["train_seconds"]
-                figures[f"cores.{stage}.w{n}_s"] = round(wall, 2)
+            walls = _stages(pipeline, config, Path(tmp) / f"w{n}", n, train=True)
+            figures |= {f"cores.{k[:-2]}.w{n}_s": v for k, v in walls.items() if k.endswith("_s")}
     for stage in (*PREPROCESS, "train"):
         one, two = figures[f"cores.{stage}.w1_s"], figures[f"cores.{stage}.w2_s"]
         figures[f"cores.{stage}.serial_share"] = round(min(1.0, max(0.0, 2 * two - one) / two), 3)
     return figures
+
+
+def measure_preprocess(pipeline: str, config: Path) -> dict[str, Any]:
+    """Extract, convert, segment and the vocabulary count on every core: the walls and the vocabulary at
+    the point's min_count (for a dump too large to train on in a session)."""
+    from tasks.config import load_settings
+
+    _, pl = load_settings(config).pipeline(pipeline)
+    with tempfile.TemporaryDirectory(dir=REPO / "work") as tmp:
+        walls = _stages(pipeline, config, Path(tmp), os.cpu_count() or 1, train=False)
+    dump = Path(str(pl.dump))
+    return {"pipeline": pipeline, "dump_bytes": dump.stat().st_size, "cores": os.cpu_count(), **walls}
 
 
 def amdahl(wall: float, serial_share: float, cores: int, target: int) -> float:
@@ -217,15 +240,28 @@ def heaps(runs: list[dict[str, Any]], words: float) -> float:
     return v1 * (words / n1) ** beta
 
 
-def project(runs: list[dict[str, Any]], shares: dict[str, float], dask_overhead_s: float) -> dict[str, Any]:
+def project(
+    runs: list[dict[str, Any]],
+    shares: dict[str, float],
+    dask_overhead_s: float,
+    full: dict[str, Any] | None = None,
+) -> dict[str, Any]:
     """The full-size CA8 point on 2, 8 and 32 cores, and a 3-point sweep on 3 machines, from `runs` and
-    each stage's serial share (`shares`; a stage without one is taken as not parallel at all)."""
+    each stage's serial share (`shares`; a stage without one is taken as not parallel at all). `full`, a
+    `preprocess` run of the full-size dump, replaces the fitted preprocessing walls (scaled to 220 M words)
+    and the Heaps vocabulary by what it measured."""
     largest = max(runs, key=lambda r: r["dump_bytes"])
     per_article = FULL_ARTICLES / largest["stages.extract.articles"]
     target = {"dump_bytes": largest["dump_bytes"] * per_article, "corpus_words": float(ZHWIKI_TOKENS)}
     target["vocab_size"] = heaps(runs, target["corpus_words"]) if len(runs) > 1 else largest["vocab_size"]
+    measured: dict[str, float] = {}
+    if full is not None:
+        target["vocab_size"] = full["vocab_size"]
+        words = ZHWIKI_TOKENS / full["corpus_words"]
+        measured = {s: full[f"{s}_s"] * words for s in PREPROCESS if f"{s}_s" in full}
     out: dict[str, Any] = {
         "sizes": ", ".join(f"{r['pipeline']} ({r['run_id']})" for r in runs),
+        "full.measured": "preprocessing and vocabulary" if full else "none (all fitted)",
         "full.articles": FULL_ARTICLES,
         "full.dump_bytes": round(target["dump_bytes"]),
         "full.corpus_words": round(target["corpus_words"]),
@@ -245,7 +281,7 @@ def project(runs: list[dict[str, Any]], shares: dict[str, float], dask_overhead_
         total = point = 0.0
         for stage in stages:
             unit = UNITS[stage]
-            wall, _ = fit(runs, stage, target[unit] if unit else 0.0)
+            wall = measured.get(stage) or fit(runs, stage, target[unit] if unit else 0.0)[0]
             wall_n = amdahl(wall, shares.get(stage, 1.0), cores, n)
             out[f"full.cores{n}.{stage}_s"] = round(wall_n)
             total += wall_n
@@ -275,6 +311,13 @@ def latest_runs(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return list(latest.values())
 
 
+def full_preprocess(records: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """The newest `preprocess` run of the full-size dump, if any."""
+    runs = [r["figures"] for r in records if r["benchmark"] == "scale_preprocess"]
+    full = [f for f in runs if f.get("pipeline") == "scale-full"]
+    return full[-1] if full else None
+
+
 def serial_shares(records: list[dict[str, Any]]) -> dict[str, float]:
     """Each stage's serial share from the newest `scale_cores` run (empty without one)."""
     runs = [r["figures"] for r in records if r["benchmark"] == "scale_cores"]
@@ -301,6 +344,9 @@ def main(argv: list[str] | None = None) -> int:
     cores = commands.add_parser("cores", help="each stage of PIPELINE's dump with 1 and with 2 workers")
     cores.add_argument("pipeline")
     cores.add_argument("--config", type=Path, default=CONFIG)
+    prep = commands.add_parser("preprocess", help="PIPELINE's stages up to the vocabulary, on every core")
+    prep.add_argument("pipeline")
+    prep.add_argument("--config", type=Path, default=CONFIG)
     commands.add_parser("project", help="the projection from the history's latest scale runs")
     args = parser.parse_args(argv)
     reports = REPO / "reports"
@@ -310,6 +356,9 @@ def main(argv: list[str] | None = None) -> int:
     elif args.command == "cores":
         figures = measure_cores(args.pipeline, args.config)
         history.append("scale_cores", figures, reports)
+    elif args.command == "preprocess":
+        figures = measure_preprocess(args.pipeline, args.config)
+        history.append("scale_preprocess", figures, reports)
     else:
         records = history.load(history.history_path(reports))
         runs = latest_runs(records)
@@ -319,7 +368,7 @@ def main(argv: list[str] | None = None) -> int:
                 file=sys.stderr,
             )
             return 2
-        figures = project(runs, serial_shares(records), dask_overhead(records))
+        figures = project(runs, serial_shares(records), dask_overhead(records), full_preprocess(records))
         history.append("scale_projection", figures, reports)
     print(json.dumps(figures, indent=2, ensure_ascii=False))
     return 0

@@ -150,6 +150,20 @@ BENCHMARKS: dict[str, tuple[str, str, list[tuple[str, str]]]] = {
             ("cores.train.serial_share", "train serial"),
         ],
     ),
+    "scale_preprocess": (
+        "extract, convert, segment and the vocabulary count of a zhwiki-scale dump on every core, without "
+        "training (for the full size)",
+        "python -m benchmarks.scale preprocess PIPELINE",
+        [
+            ("pipeline", "pipeline"),
+            ("dump_bytes", "dump bytes"),
+            ("corpus_words", "corpus words"),
+            ("vocab_size", "vocabulary"),
+            ("min_count", "min_count"),
+            ("extract_s", "extract s"),
+            ("segment_s", "segment s"),
+        ],
+    ),
     "scale_projection": (
         "the CA8 point at zhwiki's full size, projected from the scale runs "
         "(the arithmetic is in benchmarks/scale.py)",
