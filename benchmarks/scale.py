@@ -110,8 +110,8 @@ def measure_run(pipeline: str, config: Path) -> dict[str, Any]:
             ).fetchall()
         )
         epochs = db.execute(
-            "SELECT metric, sum(value) FROM epoch_history WHERE run_id = ? AND metric IN "
-            "('seconds', 'tracking_seconds') GROUP BY metric",
+            "SELECT metric, CASE metric WHEN 'seconds' THEN sum(value) ELSE max(value) END "
+            "FROM epoch_history WHERE run_id = ? AND metric IN ('seconds', 'tracking_share') GROUP BY metric",
             [run_id],
         ).fetchall()
     figures: dict[str, Any] = {
@@ -141,8 +141,8 @@ def measure_run(pipeline: str, config: Path) -> dict[str, Any]:
     for (eval_set, method), value in scores.items():
         if (eval_set, method) in HEADLINES:
             figures[f"scores.{eval_set}_{method}"] = round(value, 4)
-    for metric, value in epochs:
-        figures[f"epochs.{metric}"] = round(value, 1)
+    names = {"seconds": "epochs.train_s", "tracking_share": "epochs.max_tracking_share"}
+    figures |= {names[metric]: round(value, 3) for metric, value in epochs}
     return figures
 
 
