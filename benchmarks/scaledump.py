@@ -41,7 +41,7 @@ from benchmarks import dumpgen
 from benchmarks.dumpgen import Article, DumpPage, LinkIndex
 
 FULL_ARTICLES = 1_400_000
-PROSE_CHARS = 355  # mean prose characters an article: ~157 tokens with the glosses, 220 M over 1.4 M articles
+PROSE_CHARS = 355  # mean prose characters an article (lengths are lognormal around it), as zhwiki articles
 RARE_OFFSET = 200_000  # the rank where the generated tail takes over from the real vocabulary
 RARE_TYPES = 3_000_000
 RARE_SCALE = 5_000_000  # count(r) = RARE_SCALE / (r + RARE_OFFSET) at full size: rank 800 k still has 5
