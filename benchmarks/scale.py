@@ -14,13 +14,15 @@ run's wall, the workspace's size against the dump's, the corpus and vocabulary s
 `project` reads the latest `scale` records of the history and states its arithmetic in what it prints:
 
 - **Size.** The target is zhwiki's: 1.4 M articles (dump bytes scaled from the largest run by articles) and
-  220 M corpus words. A stage's cost is fitted as `fixed + per_unit × units` through the smallest and the
-  largest measured size (units: dump bytes for extract/convert/segment, corpus words for vocab and train,
-  vocabulary words for evaluate); with one size only, the cost is taken as proportional. The vocabulary is
-  extrapolated by Heaps' law through the two sizes. A `preprocess` run of the full-size dump, when the
-  history has one, replaces the fitted preprocessing walls and the extrapolated vocabulary by measurements.
-- **Memory.** Training and evaluation hold the vectors, so their peak RSS is scaled by the vocabulary;
-  the sharded stages' workers hold a shard at a time, so theirs is taken as measured.
+  220 M corpus words. A stage's wall is the largest run's wall per unit times the units (units: dump bytes
+  for extract/convert/segment, corpus words for vocab and train, vocabulary words for evaluate): an upper
+  bound where a stage has fixed costs. The vocabulary is extrapolated by Heaps' law through the smallest
+  and largest run. A `preprocess` run of the full-size dump, when the history has one, replaces the
+  preprocessing walls (scaled from its corpus words to 220 M) and the extrapolated vocabulary by
+  measurements.
+- **Memory.** Training and evaluation hold the vectors, so their peak RSS is fitted linearly in the
+  vocabulary through the smallest and largest run; the sharded stages' workers hold a shard at a time, so
+  theirs is the largest measured.
 - **Cores.** `cores` runs each stage with 1 and with 2 workers (walls `W1`, `W2`); by Amdahl's law the
   serial part of the 2-worker wall is `s = (2·W2 − W1) / W2`, and on `n` cores `W_n = W2·(s + (1 − s)·2/n)`.
   Evaluation is taken as serial. It is an upper bound on speed: memory bandwidth and disk do not grow with
@@ -215,19 +217,24 @@ def amdahl(wall: float, serial_share: float, cores: int, target: int) -> float:
     return wall * (serial_share + (1.0 - serial_share) * cores / target)
 
 
-def fit(runs: list[dict[str, Any]], stage: str, target: float) -> tuple[float, float]:
-    """(wall, cpu) of `stage` at `target` units, fitted through the runs' sizes (see the module docstring)."""
+def scaled_wall(largest: dict[str, Any], stage: str, target: float) -> float:
+    """`stage`'s wall at `target` units: the largest run's wall per unit times the units (see the module
+    docstring); a stage without a unit (the report) as measured."""
     unit = UNITS.get(stage)
-    pts = [(r[unit] if unit else 1.0, r[f"stages.{stage}.wall_s"], r[f"stages.{stage}.cpu_s"]) for r in runs]
-    pts.sort()
-    if unit is None:
-        return pts[-1][1], pts[-1][2]
-    if len(pts) == 1 or pts[0][0] == pts[-1][0]:
-        x, w, c = pts[-1]
-        return w * target / x, c * target / x
-    (x0, w0, c0), (x1, w1, c1) = pts[0], pts[-1]
-    slope_w, slope_c = (w1 - w0) / (x1 - x0), (c1 - c0) / (x1 - x0)
-    return max(w1 + slope_w * (target - x1), 0.0), max(c1 + slope_c * (target - x1), 0.0)
+    wall = float(largest[f"stages.{stage}.wall_s"])
+    return wall * target / largest[unit] if unit else wall
+
+
+def rss_at(runs: list[dict[str, Any]], stage: str, vocab: float) -> float:
+    """Peak RSS of `stage` at a vocabulary of `vocab` words: linear in the vocabulary through the smallest
+    and largest run for the stages that hold vectors, else the largest measured."""
+    pts = sorted((r["vocab_size"], r[f"stages.{stage}.peak_rss_gb"]) for r in runs)
+    (v0, r0), (v1, r1) = pts[0], pts[-1]
+    if stage not in ("train", "evaluate"):
+        return max(r for _, r in pts)
+    if v1 == v0:
+        return r1 * vocab / v1
+    return r1 + (r1 - r0) / (v1 - v0) * (vocab - v1)
 
 
 def heaps(runs: list[dict[str, Any]], words: float) -> float:
@@ -261,27 +268,25 @@ def project(
         measured = {s: full[f"{s}_s"] * words for s in PREPROCESS if f"{s}_s" in full}
     out: dict[str, Any] = {
         "sizes": ", ".join(f"{r['pipeline']} ({r['run_id']})" for r in runs),
-        "full.measured": "preprocessing and vocabulary" if full else "none (all fitted)",
+        "full.measured": "preprocessing and vocabulary" if full else "none (all scaled)",
         "full.articles": FULL_ARTICLES,
         "full.dump_bytes": round(target["dump_bytes"]),
         "full.corpus_words": round(target["corpus_words"]),
         "full.vocab_size": round(target["vocab_size"]),
     }
-    growth = target["vocab_size"] / largest["vocab_size"]
-    rss = {
-        stage: largest[f"stages.{stage}.peak_rss_gb"] * (growth if stage in ("train", "evaluate") else 1.0)
-        for stage in UNITS
-        if f"stages.{stage}.peak_rss_gb" in largest
-    }
+    rss = {s: rss_at(runs, s, target["vocab_size"]) for s in UNITS if f"stages.{s}.peak_rss_gb" in largest}
     out.update({f"full.{stage}.peak_rss_gb": round(gb, 2) for stage, gb in rss.items()})
     out["full.peak_rss_gb"] = round(max(rss.values()), 2)
     cores = largest["cores"]
     stages = [s for s in UNITS if f"stages.{s}.wall_s" in largest]
+    # the run's wall outside its stages (hashing the dump, the flow, the report), scaled like the dump
+    other = (largest["wall_s"] - sum(largest[f"stages.{s}.wall_s"] for s in stages)) * per_article
+    out["full.other_s"] = round(other)
     for n in (cores, 8, 32):
-        total = point = 0.0
+        total, point = other, 0.0
         for stage in stages:
             unit = UNITS[stage]
-            wall = measured.get(stage) or fit(runs, stage, target[unit] if unit else 0.0)[0]
+            wall = measured.get(stage) or scaled_wall(largest, stage, target[unit] if unit else 0.0)
             wall_n = amdahl(wall, shares.get(stage, 1.0), cores, n)
             out[f"full.cores{n}.{stage}_s"] = round(wall_n)
             total += wall_n
