@@ -201,7 +201,7 @@ def measure_cores(pipeline: str, config: Path) -> dict[str, Any]:
 
 def measure_preprocess(pipeline: str, config: Path) -> dict[str, Any]:
     """Extract, convert, segment and the vocabulary count on every core: the walls and the vocabulary at
-    the point's min_count (for a dump too large to train on in a session)."""
+    the point's min_count (for a dump too large to train on in the time at hand)."""
     from tasks.config import load_settings
 
     _, pl = load_settings(config).pipeline(pipeline)
