@@ -39,20 +39,7 @@ def _replaced_scores(tracker: Any, kv: Any) -> dict[str, float]:
     matrix = np.asarray(kv.vectors, dtype=np.float32)
     norms = np.linalg.norm(matrix, axis=1, keepdims=True)
     unit = (matrix / np.where(norms > 0, norms, 1)).astype(np.float32, copy=False)
-    vecs = ev.Vectors(list(kv.index_to_key), ev.word_index(kv.index_to_key), unit)
-    scores: dict[str, float] = {}
-    for name, aset in tracker.analogies.items():
-        for m in ev.evaluate_analogies(vecs, aset, name=name, methods=("3cosadd",)):
-            if m.category == "all":
-                scores[f"{name}_3cosadd"] = m.value
-    for name, pairs in tracker.similarities.items():
-        for m in ev.evaluate_similarity(vecs, pairs, name=name):
-            if m.method == "spearman":
-                scores[f"{name}_spearman"] = m.value
-    for a, b in tracker.probes:
-        if a in vecs.index and b in vecs.index:
-            scores[f"probe:{a}|{b}"] = float(vecs.matrix[vecs.index[a]] @ vecs.matrix[vecs.index[b]])
-    return scores
+    return tracker.scores_of(ev.Vectors(list(kv.index_to_key), ev.word_index(kv.index_to_key), unit))
 
 
 def tracking(n_words: int, dim: int, repeat: int) -> dict[str, Any]:

@@ -104,7 +104,10 @@ class _EpochTracker(CallbackAny2Vec):  # type: ignore[misc]
 
     def scores(self, wv: KeyedVectors) -> dict[str, float]:
         """The quick eval and probe cosines of `wv` as it is now."""
-        vecs = self._vectors(wv)
+        return self.scores_of(self._vectors(wv))
+
+    def scores_of(self, vecs: evaluate_mod.Vectors) -> dict[str, float]:
+        """The quick eval and probe cosines of unit-length vectors `vecs`."""
         scores: dict[str, float] = {}
         for name, aset in self.analogies.items():
             for m in evaluate_mod.evaluate_analogies(vecs, aset, name=name, methods=("3cosadd",)):
