@@ -172,7 +172,8 @@ def test_missing_eval_file_and_a_directory_as_dump_are_named_before_work(tmp_pat
         check_inputs(name, pl)
     (tmp_path / "dumps").mkdir()
     name, pl = load_settings(write(tmp_path, body.replace("d.xml.bz2", "dumps"))).pipeline("p")
-    with pytest.raises(ConfigError, match=r"pipelines\.p\.dump: a directory, not a dump file: .*dumps$"):
+    folder = r"^pipelines\.p\.dump: .*/dumps: is a directory; pass the \.xml\.bz2 dump file$"
+    with pytest.raises(ConfigError, match=folder):
         check_inputs(name, pl)
 
 

@@ -26,6 +26,7 @@ TINY_MULTI = FIXTURES / "zhwiki-tiny-pages-articles-multistream.xml.bz2"
 TINY_INDEX = FIXTURES / "zhwiki-tiny-pages-articles-multistream-index.txt.bz2"
 TINY_SINGLE = FIXTURES / "zhwiki-tiny-pages-articles.xml.bz2"
 SAMPLE = REPO / "data" / "sample" / "zhwiki-sample-pages-articles-multistream.xml.bz2"
+SAMPLE_INDEX = REPO / "data" / "sample" / "zhwiki-sample-pages-articles-multistream-index.txt.bz2"
 KEEP_ALL = ExtractOptions()
 
 
@@ -235,7 +236,7 @@ def test_find_index(tmp_path: Path) -> None:
         (lambda _: b"", "empty file"),
         (lambda _: bz2.compress(b""), "empty, no XML"),
         (lambda _: b"<mediawiki/>", r"not a bz2 file \(byte 0 is b'<med'"),
-        (lambda tiny: tiny[: len(tiny) // 2], r"corrupt or truncated bz2 data .* compressed byte \d+"),
+        (lambda tiny: tiny[: len(tiny) // 2], r"truncated: the bz2 data ends at \d+ bytes before the end of"),
         (
             lambda tiny: bz2.compress(bz2.decompress(tiny)[: len(tiny) // 2]),
             r"malformed XML \(a <page> is not closed .*\), after page \d+ '.*', near decompressed byte \d+",
@@ -273,24 +274,60 @@ def test_bad_single_stream_dump_names_the_file(
 
 
 @pytest.mark.parametrize(
-    ("keep", "reason"),
+    ("source", "index", "keep", "reason"),
     [
-        (lambda n: n - 20, r"corrupt or truncated bz2 data .* in the stream at bytes \d+\.\.\d+"),
-        (lambda n: n // 2, "does not match"),
+        (SAMPLE, SAMPLE_INDEX, lambda n: n // 2, "1.4 MB of at least 2.8 MB"),
+        (TINY_MULTI, TINY_INDEX, lambda n: n // 2, "16607 bytes of at least 28799 bytes"),
+        (TINY_MULTI, TINY_INDEX, lambda _: 13951, "13951 bytes of at least 28799 bytes"),
+        (SAMPLE, SAMPLE_INDEX, lambda n: n - 20, "the bz2 data ends at 2.9 MB before the end of its stream"),
+        (
+            TINY_MULTI,
+            TINY_INDEX,
+            lambda n: n - 1,
+            "the bz2 data ends at 33214 bytes before the end of its stream",
+        ),
     ],
-    ids=["last-stream-cut", "streams-missing"],
+    ids=["half-sample", "half-tiny", "between-streams", "last-stream-cut", "last-byte-cut"],
 )
-def test_truncated_multistream_dump_names_the_file(
-    tmp_path: Path, keep: Callable[[int], int], reason: str
+@pytest.mark.parametrize("workers", [1, 2])
+def test_truncated_multistream_dump_says_so(
+    tmp_path: Path, source: Path, index: Path, keep: Callable[[int], int], reason: str, workers: int
 ) -> None:
-    data = TINY_MULTI.read_bytes()
+    """Cut short before the last stream its index names (13951 is where the tiny dump's second stream
+    starts): known before any decoding, with the size it should at least have; cut in the last stream:
+    known when decoding reaches the end."""
+    data = source.read_bytes()
     dump = tmp_path / "cut-multistream.xml.bz2"
     dump.write_bytes(data[: keep(len(data))])
-    (tmp_path / "cut-multistream-index.txt.bz2").write_bytes(TINY_INDEX.read_bytes())
-    with pytest.raises(ExtractError) as caught:
+    (tmp_path / "cut-multistream-index.txt.bz2").write_bytes(index.read_bytes())
+    with pytest.raises(ExtractError, match=f"^{re.escape(f'{dump}: truncated: {reason}; re-download')}$"):
+        extract_dump(dump, tmp_path / "out", options=KEEP_ALL, workers=workers, chunk_bytes=1 << 18)
+
+
+@pytest.mark.parametrize("keep", [lambda n: n // 2, lambda n: n - 1], ids=["half", "last-byte-cut"])
+def test_truncated_single_stream_dump_says_so(tmp_path: Path, keep: Callable[[int], int]) -> None:
+    """No index gives the full size: the error says where the bz2 data ends."""
+    data = TINY_SINGLE.read_bytes()
+    dump = tmp_path / "cut-pages-articles.xml.bz2"
+    dump.write_bytes(data[: keep(len(data))])
+    size = keep(len(data))
+    expected = (
+        f"{dump}: truncated: the bz2 data ends at {size} bytes before the end of its stream; re-download"
+    )
+    with pytest.raises(ExtractError, match=f"^{re.escape(expected)}$"):
+        extract_dump(dump, tmp_path / "out", options=KEEP_ALL, workers=2)
+
+
+def test_index_of_a_larger_dump_is_not_taken_for_truncation(tmp_path: Path) -> None:
+    """A dump shorter than its index says, but whole (it ends as a bz2 stream does): the wrong index."""
+    dump = tmp_path / "x-pages-articles-multistream.xml.bz2"
+    dump.write_bytes(TINY_MULTI.read_bytes())
+    index = tmp_path / "x-pages-articles-multistream-index.txt.bz2"
+    index.write_bytes(SAMPLE_INDEX.read_bytes())
+    with pytest.raises(
+        ExtractError, match=f"^{re.escape(str(index))}: does not match {re.escape(str(dump))}: "
+    ):
         extract_dump(dump, tmp_path / "out", options=KEEP_ALL, workers=1)
-    assert str(dump) in str(caught.value)
-    assert re.search(reason, str(caught.value))
 
 
 def test_index_of_another_dump_is_refused(tmp_path: Path) -> None:
@@ -510,8 +547,14 @@ def test_wrong_export_version_and_a_directory_are_refused(tmp_path: Path) -> Non
     )
     folder = tmp_path / "dumps-pages-articles.xml.bz2"
     folder.mkdir()
-    with pytest.raises(ExtractError, match=rf"^{re.escape(str(folder))}: is a directory, not a dump file$"):
+    with pytest.raises(
+        ExtractError, match=rf"^{re.escape(str(folder))}: is a directory; pass the \.xml\.bz2 dump file$"
+    ):
         extract_dump(folder, tmp_path / "out", options=KEEP_ALL, workers=1)
+    with pytest.raises(
+        ExtractError, match=rf"^{re.escape(str(folder))}: is a directory; pass the multistream index file$"
+    ):
+        extract_dump(TINY_MULTI, tmp_path / "out", options=KEEP_ALL, workers=1, index=folder)
 
 
 def test_hostile_text_is_cleaned_and_counted(tmp_path: Path) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -210,6 +211,42 @@ def test_local_paths(tmp_path: Path) -> None:
     with pytest.raises(FetchError, match="nowhere.xml.bz2: dump file not found"):
         resolve_dump(tmp_path / "nowhere.xml.bz2", tmp_path)
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("role", ["dump", "index"])
+def test_a_directory_for_the_dump_or_index_says_so_everywhere(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], role: str
+) -> None:
+    """The folder the dump was downloaded into, passed instead of the file: the same line from the fetcher,
+    `zhvec extract` and a pipeline's `dump:` / `index:` (after the key)."""
+    folder = tmp_path / "dumps"
+    folder.mkdir()
+    expected = f"{folder}: is a directory; pass " + (
+        "the .xml.bz2 dump file" if role == "dump" else "the multistream index file"
+    )
+    dump, index = (folder, None) if role == "dump" else (SAMPLE, folder)
+    with pytest.raises(FetchError, match=f"^{re.escape(expected)}$"):
+        resolve_dump(dump, tmp_path, index=index)
+    args = ["extract", str(dump), "-o", str(tmp_path / "out"), *(["--index", str(index)] if index else [])]
+    assert main(args) == 2
+    assert capsys.readouterr().err.strip() == f"zhvec extract: error: {expected}"
+    config = tmp_path / "pipelines.yaml"
+    entry = f"dump: {dump}" + (f", index: {index}" if index else "")
+    config.write_text(f"workspace: {tmp_path / 'work'}\ndefault: p\npipelines:\n  p: {{{entry}}}\n")
+    assert main(["run", "p", "--config", str(config)]) == 2
+    assert capsys.readouterr().err.strip() == f"zhvec run: error: pipelines.p.{role}: {expected}"
+    assert not (tmp_path / "out").exists() and not (tmp_path / "work").exists()
+
+
+def test_cli_says_a_half_downloaded_dump_is_truncated(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    dump = tmp_path / SAMPLE.name
+    dump.write_bytes(SAMPLE.read_bytes()[: SAMPLE.stat().st_size // 2])
+    (tmp_path / SAMPLE_INDEX.name).write_bytes(SAMPLE_INDEX.read_bytes())
+    assert main(["extract", str(dump), "-o", str(tmp_path / "out"), "--workers", "1", "--json"]) == 2
+    error = f"zhvec extract: error: {dump}: truncated: 1.4 MB of at least 2.8 MB; re-download"
+    assert capsys.readouterr().err.strip() == error
 
 
 def test_cli_extracts_from_a_url(site: Site, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -1,9 +1,11 @@
+import os
+import stat
 from pathlib import Path
 
 import pytest
 
 from tasks.core.records import StageTiming
-from tasks.core.workspace import atomic_path, stage_key
+from tasks.core.workspace import atomic_path, stage_key, write_json_atomic
 from tasks.stages import run_stage
 
 
@@ -17,6 +19,20 @@ def test_atomic_path_leaves_nothing_on_failure(tmp_path: Path) -> None:
         tmp.write_text("whole", encoding="utf-8")
     assert final.read_text(encoding="utf-8") == "whole"
     assert list(tmp_path.iterdir()) == [final]
+
+
+@pytest.mark.parametrize(("mask", "mode"), [(0o022, 0o644), (0o077, 0o600)])
+def test_written_files_get_the_mode_the_umask_allows(tmp_path: Path, mask: int, mode: int) -> None:
+    """Not mkstemp's 0600: other users of a shared workspace read the outputs when the umask lets them."""
+    old = os.umask(mask)
+    try:
+        with atomic_path(tmp_path / "out.txt") as tmp:
+            tmp.write_text("x", encoding="utf-8")
+        write_json_atomic(tmp_path / "out.json", {"x": 1})
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE((tmp_path / "out.txt").stat().st_mode) == mode
+    assert stat.S_IMODE((tmp_path / "out.json").stat().st_mode) == mode
 
 
 def test_stage_key_depends_on_inputs_params_and_code() -> None:

@@ -26,6 +26,38 @@ from tasks.dump.errors import ExtractError
 
 READ_BYTES = 1 << 20
 _INDEX_LINE = re.compile(rb"^(\d+):", re.MULTILINE)  # `offset:page_id:title` of a multistream index
+_STREAM_END = 0x177245385090  # the 48-bit magic that ends every bz2 stream (at any bit position)
+
+
+# --- a dump cut short ------------------------------------------------------------------------------------
+
+
+def ends_a_stream(dump: Path) -> bool:
+    """Whether the file ends as a bz2 stream does: its end magic, a 32-bit CRC and 0-7 bits of padding.
+
+    A download cut short ends inside a stream instead (unless cut exactly between two streams), which tells
+    a truncated dump from a corrupt one without decoding it.
+    """
+    with dump.open("rb") as fh:
+        fh.seek(max(0, dump.stat().st_size - 11))
+        tail = int.from_bytes(fh.read())
+    return any(tail >> (32 + pad) & (1 << 48) - 1 == _STREAM_END for pad in range(8))
+
+
+def megabytes(size: int) -> str:
+    """A size as the extraction's progress bar shows it (MB = 10^6 bytes); bytes below 0.1 MB."""
+    return f"{size / 1e6:.1f} MB" if size >= 100_000 else f"{size} bytes"
+
+
+def truncated(dump: Path, at_least: int | None = None) -> ExtractError:
+    """The error for a dump cut short: how much of it there is and, where known (from a multistream index),
+    how much there should be at least."""
+    size = dump.stat().st_size
+    if at_least is None:
+        what = f"the bz2 data ends at {megabytes(size)} before the end of its stream"
+    else:
+        what = f"{megabytes(size)} of at least {megabytes(at_least)}"
+    return ExtractError(f"{dump}: truncated: {what}; re-download")
 
 
 # --- the index of a multistream dump --------------------------------------------------------------------
@@ -137,6 +169,8 @@ def decompressed_streams(dump: Path, data: bytes, bounds: tuple[int, ...], sourc
         try:
             bz2.decompress(data[start - bounds[0] : end - bounds[0]])
         except (OSError, ValueError, EOFError) as exc:
+            if end == dump.stat().st_size and not ends_a_stream(dump):
+                raise truncated(dump) from None
             raise ExtractError(
                 f"{source}: corrupt or truncated bz2 data ({exc}) in the stream at bytes {start}..{end}"
             ) from None
@@ -204,6 +238,8 @@ class SingleStream:
             try:
                 block: bytes = self._reader.read(READ_BYTES)
             except (RuntimeError, OSError, ValueError) as exc:
+                if not ends_a_stream(self.dump):
+                    raise truncated(self.dump) from None
                 where = self.compressed_offset(position)
                 raise ExtractError(
                     f"{self.dump}: corrupt or truncated bz2 data ({str(exc).strip()}) in the bz2 blocks from "

@@ -38,7 +38,7 @@ from tasks.core.pool import worker_pool
 from tasks.core.workspace import atomic_path, write_json_atomic
 from tasks.dump import decode, pages, wikitext
 from tasks.dump.errors import ExtractError
-from tasks.dump.fetch import index_name
+from tasks.dump.fetch import DUMP_FILE, INDEX_FILE, directory_given, index_name
 from tasks.dump.pages import Page, Where
 from tasks.dump.wikitext import is_disambiguation, is_redirect, prose_text
 
@@ -148,7 +148,7 @@ def extract_dump(
     is removed, so at the end the folder holds exactly this run's shards.
     """
     if dump.is_dir():
-        raise ExtractError(f"{dump}: is a directory, not a dump file")
+        raise ExtractError(directory_given(dump, DUMP_FILE))
     if not dump.is_file():
         raise ExtractError(f"{dump}: dump file not found")
     size = dump.stat().st_size
@@ -159,6 +159,8 @@ def extract_dump(
     if re.fullmatch(rb"BZh[1-9]", magic) is None:
         raise ExtractError(f"{dump}: not a bz2 file (byte 0 is {magic!r}, expected b'BZh1'..b'BZh9')")
     index = index or find_index(dump)
+    if index is not None and index.is_dir():
+        raise ExtractError(directory_given(index, INDEX_FILE))
     if index is not None and not index.is_file():
         raise ExtractError(f"{index}: multistream index not found")
     chunk_bytes = chunk_bytes or min(MAX_CHUNK_BYTES, max(MIN_CHUNK_BYTES, size // 8))
@@ -348,6 +350,8 @@ def _multistream_jobs(
 ) -> list[_Job]:
     size = dump.stat().st_size
     offsets = decode.stream_offsets(index, workers)
+    if offsets[0] > 0 and offsets[-1] >= size and _cut_short(dump, offsets):
+        raise decode.truncated(dump, at_least=offsets[-1])
     if offsets[0] <= 0 or offsets[-1] >= size:
         raise ExtractError(
             f"{index}: does not match {dump}: "
@@ -378,6 +382,17 @@ def _multistream_jobs(
             )
         )
     return jobs
+
+
+def _cut_short(dump: Path, offsets: list[int]) -> bool:
+    """Whether a dump shorter than its index says was cut short rather than indexed by another dump's index:
+    the first and last streams it holds start where the index says, and it ends inside a stream (or right
+    where the index puts the next one). A few bytes tell, so a half-downloaded dump fails at once, not when
+    decoding reaches its end."""
+    size = dump.stat().st_size
+    held = [at for at in offsets if at < size]
+    starts = all(decode.read_range(dump, at, at + 3) == b"BZh" for at in {*held[:1], *held[-1:]})
+    return starts and (size in offsets or not decode.ends_a_stream(dump))
 
 
 def _chunks(bounds: list[int], chunk_bytes: int) -> list[list[int]]:

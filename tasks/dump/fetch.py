@@ -28,6 +28,8 @@ SUMS = (("sha1", "sha1sums"), ("md5", "md5sums"))
 _DUMP_NAME = re.compile(r"(?P<wiki>[a-z0-9_]+)-(?P<date>\d{8}|latest)-(?P<rest>.+)")
 _CONTENT_RANGE = re.compile(r"bytes (\d+)-\d+/(\d+|\*)")
 _MULTISTREAM = "-multistream.xml.bz2"
+DUMP_FILE = "the .xml.bz2 dump file"
+INDEX_FILE = "the multistream index file"
 
 
 class FetchError(InputError):
@@ -53,6 +55,12 @@ def is_url(source: str | Path) -> bool:
     return isinstance(source, str) and source.startswith(("http://", "https://"))
 
 
+def directory_given(path: Path, expected: str) -> str:
+    """The one message for a folder passed where the dump or index file is expected (say the folder the dump
+    was downloaded into), alike from the CLI, a pipeline and the extractor."""
+    return f"{path}: is a directory; pass {expected}"
+
+
 def index_name(dump_name: str) -> str | None:
     """`X-multistream.xml.bz2` → `X-multistream-index.txt.bz2`; None for a single-stream dump."""
     if not dump_name.endswith(_MULTISTREAM):
@@ -68,8 +76,12 @@ def resolve_dump(
     The index is `index` if given, else the one beside a local dump if present, else for a URL of a
     multistream dump the one published beside it (downloaded and verified too).
     """
+    if index is not None and index.is_dir():
+        raise FetchError(directory_given(index, INDEX_FILE))
     if not is_url(source):
         dump = Path(source)
+        if dump.is_dir():
+            raise FetchError(directory_given(dump, DUMP_FILE))
         if not dump.is_file():
             raise FetchError(f"{dump}: dump file not found")
         if index is None and (name := index_name(dump.name)) and (dump.parent / name).is_file():
