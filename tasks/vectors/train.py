@@ -3,8 +3,13 @@ point."""
 
 from __future__ import annotations
 
+import errno
+import itertools
+import json
 import logging
 import os
+import pickle
+import shutil
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -17,14 +22,21 @@ from gensim.models.callbacks import CallbackAny2Vec
 from gensim.models.word2vec import FAST_VERSION
 
 from tasks.config import DEFAULT_PROBES, DEFAULT_VECTOR_FORMATS, FASTTEXT_BUCKET, TrainParams, VectorFormat
+from tasks.core import activity
 from tasks.core.errors import InputError
-from tasks.core.workspace import atomic_path
+from tasks.core.workspace import NoSpaceError, atomic_path
 from tasks.vectors import evaluate as evaluate_mod
 from tasks.vectors import vocab as vocab_mod
 
 # Each format's file; vectors.kv is always written (evaluation and queries read it).
 VECTOR_FILES: dict[VectorFormat, str] = {"kv": "vectors.kv", "bin": "vectors.bin", "txt": "vectors.txt"}
 KV_FILE = VECTOR_FILES["kv"]
+# `checkpoint-<epochs finished>/`: the model and state a killed training resumes from, gone once it ends.
+CHECKPOINT_PREFIX = "checkpoint-"
+_CHECKPOINT_MODEL = "model"
+_CHECKPOINT_STATE = "state.json"
+
+logger = logging.getLogger(__name__)
 
 
 class TrainError(InputError):
@@ -72,6 +84,9 @@ class _EpochTracker(CallbackAny2Vec):  # type: ignore[misc]
         self._index: dict[str, int] = {}
         self._unit: evaluate_mod.FloatMatrix | None = None
 
+    def on_train_begin(self, model: Word2Vec) -> None:
+        self._loss = 0.0  # every train() call (one per epoch) starts gensim's running loss again
+
     def on_epoch_begin(self, model: Word2Vec) -> None:
         self._start = time.perf_counter()
 
@@ -91,6 +106,17 @@ class _EpochTracker(CallbackAny2Vec):  # type: ignore[misc]
         self.tracking_seconds += spent
         values["tracking_share"] = spent / max(seconds, 1e-9)
         self.rows += [{"epoch": self._epoch, "metric": k, "value": float(v)} for k, v in values.items()]
+
+    def state(self) -> dict[str, Any]:
+        """What a checkpoint keeps: the rows so far and their tracking seconds (the loss counter is not
+        kept: it restarts with every train() call)."""
+        return {"rows": self.rows, "tracking_seconds": self.tracking_seconds}
+
+    def restore(self, state: Mapping[str, Any], epochs: int) -> None:
+        """Carry on after `epochs` epochs whose tracking a checkpoint kept as `state`."""
+        self.rows = list(state["rows"])
+        self.tracking_seconds = float(state["tracking_seconds"])
+        self._epoch = epochs
 
     def _vectors(self, wv: KeyedVectors) -> evaluate_mod.Vectors:
         """`wv` normalised as `evaluate.vectors_from` does, into a buffer kept from epoch to epoch."""
@@ -127,7 +153,11 @@ class _EpochTracker(CallbackAny2Vec):  # type: ignore[misc]
 class TrainStats:
     """`words_per_s` counts corpus words × epochs per training second (word2vec.c's measure);
     `effective_words_per_s` counts the words gensim trained on after down-sampling; `tracking_share` is the
-    per-epoch tracking's seconds per training second."""
+    per-epoch tracking's seconds per training second.
+
+    A point resumed from a checkpoint (`resumed_from_epoch` epochs kept, 0 for a fresh start) is costed by
+    what this call trained: the seconds, their share and the per-second figures count its epochs only,
+    while `trained_words`, `effective_words` and the `epochs` rows are the whole point's."""
 
     vocab_size: int
     corpus_words: int
@@ -144,6 +174,7 @@ class TrainStats:
     epochs: list[dict[str, Any]]
     model: str  # sg, cbow or fasttext: tells evaluation whether n-gram vectors exist
     formats: list[str]
+    resumed_from_epoch: int = 0  # a default, so manifests written before checkpoints still load
 
 
 def gensim_kwargs(params: TrainParams) -> dict[str, object]:
@@ -196,6 +227,108 @@ def save_vectors(wv: KeyedVectors, out_dir: Path, formats: Sequence[VectorFormat
     return sum((out_dir / name).stat().st_size for name in names)
 
 
+def epoch_alphas(alpha: float, min_alpha: float, epochs: int) -> list[tuple[float, float]]:
+    """Each epoch's (start, end) learning rate: the linear decay from `alpha` to `min_alpha` over the whole
+    run that one multi-epoch `train()` applies (gensim's `get_alpha`/`get_next_alpha`), so training one
+    epoch per call learns what a single call would."""
+    rates = [alpha - (alpha - min_alpha) * e / epochs for e in range(epochs + 1)]
+    return list(itertools.pairwise(rates))
+
+
+def _identity(
+    params: TrainParams, vocab: vocab_mod.Vocabulary, tracking: TrainTracking | None
+) -> dict[str, Any]:
+    """What a checkpoint must have been trained with to be resumed (as JSON reads it back): the point's
+    params but the thread count (it changes speed, not what is learned), the corpus and what is tracked."""
+    tracked = None
+    if tracking is not None:
+        tracked = {
+            "analogy": sorted(tracking.analogy),
+            "similarity": sorted(tracking.similarity),
+            "probes": [list(pair) for pair in tracking.probes],
+        }
+    return {
+        "params": params.model_dump(mode="json") | {"workers": None},
+        "corpus": {"words": vocab.total_words, "sentences": vocab.sentences, "vocab": len(vocab.counts)},
+        "tracking": tracked,
+    }
+
+
+def _checkpoints(out_dir: Path) -> list[Path]:
+    """The checkpoint folders in `out_dir`, newest first."""
+    found = [
+        p for p in out_dir.glob(f"{CHECKPOINT_PREFIX}*") if p.name.removeprefix(CHECKPOINT_PREFIX).isdigit()
+    ]
+    return sorted(found, key=lambda p: int(p.name.removeprefix(CHECKPOINT_PREFIX)), reverse=True)
+
+
+def _fsync(path: Path) -> None:
+    """Persist a file's bytes or a folder's entries before the rename that marks a checkpoint complete."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _save_checkpoint(out_dir: Path, model: Word2Vec, state: Mapping[str, Any]) -> None:
+    """Write `checkpoint-<epochs>/` under a temp name, rename it into place, then drop the older one: a
+    kill at any moment leaves the newest complete checkpoint (at worst beside a `.tmp` folder the next start
+    removes). A full disk is a `NoSpaceError` naming the checkpoint; the older one is then kept."""
+    final = out_dir / f"{CHECKPOINT_PREFIX}{state['epochs']}"
+    tmp = out_dir / f".{final.name}.tmp"
+    shutil.rmtree(tmp, ignore_errors=True)
+    try:
+        tmp.mkdir(parents=True)
+        model.save(str(tmp / _CHECKPOINT_MODEL))  # big arrays go to .npy files beside it: hence a folder
+        (tmp / _CHECKPOINT_STATE).write_text(json.dumps(state, ensure_ascii=False), encoding="utf-8")
+        for path in [*tmp.iterdir(), tmp]:
+            _fsync(path)
+        shutil.rmtree(final, ignore_errors=True)
+        os.rename(tmp, final)
+        _fsync(out_dir)
+    except OSError as exc:
+        if exc.errno not in (errno.ENOSPC, errno.EFBIG, errno.EDQUOT):
+            raise
+        raise NoSpaceError(
+            exc.errno,
+            f"{final}: not written, out of disk space ({exc.strerror}); free some space and re-run to "
+            "resume from the checkpoint before it",
+        ) from None
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    for older in _checkpoints(out_dir):
+        if older != final:
+            shutil.rmtree(older)
+
+
+def _load_checkpoint(
+    out_dir: Path, identity: Mapping[str, Any], model_class: type[Word2Vec]
+) -> tuple[Word2Vec, dict[str, Any]] | None:
+    """The newest checkpoint in `out_dir` made with `identity`, with its state; every other one (older,
+    made with other params, or unreadable) is removed, as a fresh start would overwrite it anyway."""
+    for tmp in out_dir.glob(f".{CHECKPOINT_PREFIX}*.tmp"):  # one a kill interrupted
+        shutil.rmtree(tmp)
+    resumed = None
+    for folder in _checkpoints(out_dir):
+        if resumed is None:
+            try:
+                state = json.loads((folder / _CHECKPOINT_STATE).read_text(encoding="utf-8"))
+                if state["identity"] == identity:
+                    resumed = model_class.load(str(folder / _CHECKPOINT_MODEL)), state
+                    continue
+                logger.warning("%s: made with other params or corpus, not resumed", folder)
+            except (OSError, ValueError, KeyError, EOFError, pickle.UnpicklingError) as exc:
+                logger.warning("%s: unreadable checkpoint (%s), not resumed", folder, exc)
+        shutil.rmtree(folder)
+    return resumed
+
+
+def _tracked(tracker: _EpochTracker | None) -> float:
+    """Seconds `tracker` has spent on its measures so far: not training time."""
+    return tracker.tracking_seconds if tracker else 0.0
+
+
 def train_word2vec(
     corpus: Path,
     params: TrainParams,
@@ -210,6 +343,9 @@ def train_word2vec(
 
     `vocab` is the corpus's vocabulary for `params.min_count` (`tasks/vectors/vocab.py`), counted here when
     not given. With `tracking`, loss, quick eval scores and probe cosines are taken after every epoch.
+
+    Training goes one epoch per `train()` call and leaves a checkpoint in `out_dir` after each but the
+    last, so a killed training started again on the same `out_dir` resumes at the epoch it was in.
     """
     if FAST_VERSION < 0:
         raise TrainError(
@@ -222,35 +358,78 @@ def train_word2vec(
     vocab = vocab or vocab_mod.count_vocabulary(corpus, params.min_count, workers=workers)
     if not vocab.counts:
         raise TrainError(f"{corpus}: no word reaches min_count={params.min_count}")
-    model = new_model(params, vocab)
+    identity = _identity(params, vocab, tracking)
     tracker = _EpochTracker(tracking) if tracking is not None else None
-    start = time.perf_counter()
-    effective, _ = model.train(
-        corpus_file=str(corpus),
-        total_examples=model.corpus_count,
-        total_words=model.corpus_total_words,
-        epochs=model.epochs,
-        compute_loss=tracker is not None,  # train() resets it: it must be given here, not to Word2Vec()
-        callbacks=[tracker] if tracker else (),
-    )
-    tracking_seconds = tracker.tracking_seconds if tracker else 0.0
-    train_seconds = max(time.perf_counter() - start - tracking_seconds, 1e-9)
+    resumed = _load_checkpoint(out_dir, identity, FastText if params.model == "fasttext" else Word2Vec)
+    if resumed is None:
+        model = new_model(params, vocab)
+        kept: dict[str, Any] = {"epochs": 0, "effective_words": 0, "train_seconds": 0.0}
+    else:
+        model, kept = resumed
+        model.workers = workers  # the thread count is this run's, as for a fresh start
+        if tracker:
+            tracker.restore(kept["tracking"], kept["epochs"])
+        logger.info(
+            "%s: resuming at epoch %d of %d (%.1f s of training kept)",
+            out_dir,
+            kept["epochs"] + 1,
+            params.epochs,
+            kept["train_seconds"],
+        )
+    resumed_from = int(kept["epochs"])
+    tracked_before = _tracked(tracker)
+    effective = 0
+    train_seconds = 0.0
+    alphas = epoch_alphas(params.alpha, params.min_alpha, params.epochs)
+    for epoch in range(resumed_from, params.epochs):
+        activity.at_epoch(epoch + 1)
+        start_alpha, end_alpha = alphas[epoch]
+        tracked = _tracked(tracker)
+        start = time.perf_counter()
+        trained, _ = model.train(
+            corpus_file=str(corpus),
+            total_examples=model.corpus_count,
+            total_words=model.corpus_total_words,
+            epochs=1,
+            start_alpha=start_alpha,
+            end_alpha=end_alpha,
+            compute_loss=tracker is not None,  # train() resets it: it must be given here, not to Word2Vec()
+            callbacks=[tracker] if tracker else (),
+        )
+        train_seconds += time.perf_counter() - start - (_tracked(tracker) - tracked)
+        effective += trained
+        # train() set these for its one epoch; a checkpoint keeps the point's own (and train() keeps the
+        # model's min_alpha for a falsy end_alpha of 0.0: then params.min_alpha, 0.0 too)
+        model.alpha, model.min_alpha, model.epochs = params.alpha, params.min_alpha, params.epochs
+        if epoch + 1 < params.epochs:
+            state = {
+                "identity": identity,
+                "epochs": epoch + 1,
+                "effective_words": kept["effective_words"] + effective,
+                "train_seconds": round(kept["train_seconds"] + train_seconds, 4),
+                "tracking": tracker.state() if tracker else None,
+            }
+            _save_checkpoint(out_dir, model, state)
+    train_seconds = max(train_seconds, 1e-9)
+    tracking_seconds = _tracked(tracker) - tracked_before
     model_bytes = save_vectors(model.wv, out_dir, formats)
-    trained = model.corpus_total_words * params.epochs
+    for folder in _checkpoints(out_dir):
+        shutil.rmtree(folder)
     return TrainStats(
         vocab_size=len(model.wv),
         corpus_words=model.corpus_total_words,
-        trained_words=trained,
-        effective_words=int(effective),
+        trained_words=model.corpus_total_words * params.epochs,
+        effective_words=int(kept["effective_words"] + effective),
         workers=model.workers,
         bytes_out=model_bytes,
         model_bytes=model_bytes,
         train_seconds=round(train_seconds, 4),
         tracking_seconds=round(tracking_seconds, 4),
         tracking_share=round(tracking_seconds / train_seconds, 4),
-        words_per_s=round(trained / train_seconds, 1),
+        words_per_s=round(model.corpus_total_words * (params.epochs - resumed_from) / train_seconds, 1),
         effective_words_per_s=round(effective / train_seconds, 1),
         epochs=tracker.rows if tracker else [],
         model=params.model,
         formats=sorted({"kv", *formats}),
+        resumed_from_epoch=resumed_from,
     )
