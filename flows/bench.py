@@ -7,6 +7,7 @@ like any run; both runs are recorded through flows/record.py."""
 from __future__ import annotations
 
 import os
+from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -98,16 +99,22 @@ def run_baselines(
 
 
 def bench(
-    pipeline: str, config_path: str, dump: str, systems: tuple[str, ...], settings: Settings | None = None
+    pipeline: str,
+    config_path: str,
+    dump: str,
+    systems: tuple[str, ...],
+    settings: Settings | None = None,
+    around: AbstractContextManager[object] | None = None,
 ) -> dict[str, Any]:
     """`zhvec bench`: what can fail fast does so before the flow starts (the pipeline's points, inputs,
-    the Dask scheduler, a busy workspace); the flow then finds the config loaded and the lock held."""
+    the Dask scheduler, a busy workspace); the flow then finds the config loaded and the lock held.
+    `around` is entered once those checks pass (the CLI's run log and Prefect API)."""
     settings = settings or load_settings(Path(config_path))
     name, pl = settings.pipeline(pipeline)
     check_bench_points(name, pl)
     check_inputs(name, pl.with_dump(dump))
     check_task_runner(settings)
-    with hold_workspace(settings.workspace, name):  # the bench writes stages and results too
+    with hold_workspace(settings.workspace, name), around or nullcontext():  # it writes stages too
         return run_bench(
             pipeline=name, config_path=config_path, dump=dump, systems=systems, settings=settings
         )

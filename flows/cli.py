@@ -7,7 +7,9 @@ import json
 import os
 import select
 import sys
-from collections.abc import Callable
+import traceback
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any, get_args
@@ -22,6 +24,10 @@ os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
 
 class CliError(Exception):
     """A user mistake: printed as one line, exit status 2."""
+
+
+# Commands that run flows: their stages name themselves (tasks/stages.py); the others are one stage.
+_LONG_RUNS = ("run", "bench")
 
 
 def _config_path(arg: str | None) -> Path:
@@ -71,6 +77,37 @@ def _measured(fn: Callable[[], Any]) -> tuple[Any, dict[str, Any]]:
     }
 
 
+class RunFailed(Exception):
+    """A run that failed: its error, the stage it failed in, and its full log file, for one line."""
+
+    def __init__(self, error: BaseException, log: Path) -> None:
+        from tasks.core import activity
+
+        where = activity.current().describe()
+        super().__init__(
+            f"{str(error).splitlines()[0] if str(error) else type(error).__name__} "
+            f"(during {where}; full log: {log})"
+        )
+
+
+@contextmanager
+def _operated(workspace: Path) -> Iterator[None]:
+    """A long run's life around `zhvec run` / `zhvec bench`: its full log in a file of its own (the
+    terminal keeps first lines), its Prefect API (a temporary server unless PREFECT_API_URL names one),
+    and a failure turned into one line naming that file, its traceback written there."""
+    from flows.runlog import log_path, run_log
+    from flows.server import prefect_api
+
+    with run_log(log_path(workspace)) as log:
+        try:
+            with prefect_api(log):
+                yield
+        except Exception as exc:
+            with log.open("a", encoding="utf-8") as fh:
+                traceback.print_exception(exc, file=fh)
+            raise RunFailed(exc, log) from None
+
+
 def cmd_run(args: argparse.Namespace) -> None:
     from tasks.config import load_settings
 
@@ -79,7 +116,8 @@ def cmd_run(args: argparse.Namespace) -> None:
 
     from flows.pipeline import run
 
-    result = run(pipeline=args.pipeline, config_path=str(config.resolve()), settings=settings)
+    around = _operated(settings.workspace)
+    result = run(args.pipeline, str(config.resolve()), settings, around)
     print(f"run {result.run_id} completed: {len(result.points)} points; database {settings.database}")
     print(f"report: {result.report}")
 
@@ -93,7 +131,8 @@ def cmd_bench(args: argparse.Namespace) -> None:
     from tasks.bench import history
     from tasks.bench.figures import format_comparison
 
-    summary = bench(args.pipeline, str(config.resolve()), args.dump, tuple(args.systems), settings)
+    around = _operated(settings.workspace)
+    summary = bench(args.pipeline, str(config.resolve()), args.dump, tuple(args.systems), settings, around)
     history.append("bench", summary, settings.reports)
     if args.json:
         print(json.dumps(summary, ensure_ascii=False))
@@ -586,14 +625,44 @@ def main(argv: list[str] | None = None) -> int:
         _flush_stdout()
 
 
-def _command(argv: list[str] | None) -> int:
-    from pydantic import ValidationError
+def entry() -> None:
+    """The `zhvec` program: `main`, then an exit that skips the interpreter's teardown, where libraries'
+    exit hooks would still print (nanobind's leak report after a failure) or wait (Prefect's queues, sent
+    already by then)."""
+    status = main()
+    sys.stderr.flush()
+    os._exit(status)
 
-    from tasks.core.errors import InputError
+
+def _command(argv: list[str] | None) -> int:
+    from flows.interrupt import as_interrupt, stop_on_signals
 
     args = build_parser().parse_args(argv)
+    prefix = f"zhvec {args.command}: "
+    with stop_on_signals(prefix):
+        try:
+            return _outcome(args)
+        except BaseException as exc:
+            stop = as_interrupt(exc)
+            if stop is None:
+                raise
+            print(f"{prefix}{stop}", file=sys.stderr, flush=True)
+            return stop.exit_status
+
+
+def _outcome(args: argparse.Namespace) -> int:
+    """Run the command; a user's mistake or a failed run is one line on stderr and status 2."""
+    from pydantic import ValidationError
+
+    from tasks.core import activity
+    from tasks.core.errors import InputError
+
     try:
-        args.func(args)
+        if args.command in _LONG_RUNS:
+            args.func(args)
+        else:
+            with activity.doing(args.command):
+                args.func(args)
     except ValidationError as exc:
         first = exc.errors()[0]
         print(
@@ -601,7 +670,7 @@ def _command(argv: list[str] | None) -> int:
             file=sys.stderr,
         )
         return 2
-    except (CliError, InputError, OSError) as exc:
+    except (CliError, InputError, OSError, RunFailed) as exc:
         if isinstance(exc, BrokenPipeError) and _stdout_closed():
             return 0  # `zhvec … | head`: the reader has all it wanted
         print(f"zhvec {args.command}: error: {str(exc).splitlines()[0]}", file=sys.stderr)
@@ -629,4 +698,4 @@ def _stdout_closed() -> bool:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    entry()

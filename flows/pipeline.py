@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Iterator
-from contextlib import contextmanager, nullcontext
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from contextvars import ContextVar
 from dataclasses import dataclass
 from pathlib import Path
@@ -140,15 +140,21 @@ def point_runner(settings: Settings) -> TaskRunner | None:
     return DaskTaskRunner(address=address) if address else DaskTaskRunner()
 
 
-def run(pipeline: str | None, config_path: str, settings: Settings | None = None) -> RunResult:
+def run(
+    pipeline: str | None,
+    config_path: str,
+    settings: Settings | None = None,
+    around: AbstractContextManager[object] | None = None,
+) -> RunResult:
     """`zhvec run`: what can fail fast does so before the flow starts (inputs, the Dask scheduler, a busy
     workspace, which fails naming the run that holds it); the flow then finds the config loaded and the
-    lock held. `settings` is `config_path` already loaded, if the caller has it."""
+    lock held. `settings` is `config_path` already loaded, if the caller has it; `around` is entered once
+    those checks pass (the CLI's run log and Prefect API)."""
     settings = settings or load_settings(Path(config_path))
     name, pl = settings.pipeline(pipeline)
     check_inputs(name, pl)
     check_task_runner(settings)
-    with hold_workspace(settings.workspace, name):
+    with hold_workspace(settings.workspace, name), around or nullcontext():
         return run_pipeline(pipeline=name, config_path=config_path, settings=settings)
 
 

@@ -1,27 +1,41 @@
-"""DuckDB's only writer. A run's records go through one connection, opened when the run starts and closed
-when it ends (`recording`); anything that only reads (the report, the CLI) opens the database read-only
-afterwards. The SQL is in tasks/results/store.py."""
+"""DuckDB's only writer. A run's records are written one short transaction at a time, each on a connection
+of its own, so that readers (`zhvec results`, `zhvec report`, the queries) can open the file while the run
+goes on; a heartbeat moves the run's `last_seen` and records its stage, point and epoch every
+`HEARTBEAT_S`, in every stage. The SQL is in tasks/results/store.py."""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from flows import interrupt
+from tasks.core import activity
 from tasks.core.records import ArtifactRecord, EpochRow, Metric, PointResult, StageTiming
-from tasks.results.store import Store
+from tasks.results.store import INTERRUPTED, WRITE_WAIT_S, DatabaseBusy, Store
+
+HEARTBEAT_S = 10.0
+_HEARTBEAT_WAIT_S = 5.0  # a beat that finds the file held longer is skipped: the next one comes soon
 
 
 class Recorder:
-    """One run's records, written on the run's connection; each call is its own transaction."""
+    """One run's records; each call opens the database, writes in one transaction and closes it."""
 
-    def __init__(self, store: Store, run_id: str) -> None:
-        self._store = store
+    def __init__(self, database: Path, run_id: str) -> None:
+        self._database = database
         self.run_id = run_id
+        self._lock = threading.Lock()  # the heartbeat thread writes too
+
+    @contextmanager
+    def _store(self, wait_s: float = WRITE_WAIT_S) -> Iterator[Store]:
+        with self._lock, Store(self._database, wait_s=wait_s) as store:
+            yield store
 
     def timings(self, timings: Sequence[StageTiming]) -> None:
-        self._store.add_timings(self.run_id, timings)
+        with self._store() as store:
+            store.add_timings(self.run_id, timings)
 
     def point(
         self,
@@ -33,14 +47,47 @@ class Recorder:
     ) -> None:
         """A sweep point (or a baseline) with what it cost, its scores, its epoch rows and its files; a
         failed point is recorded with its error alone."""
-        self._store.add_point(self.run_id, point)
-        if timings:
-            self._store.add_timings(self.run_id, timings)
-        if point.status == "completed":
-            self._store.add_metrics(self.run_id, point.point_id, metrics)
-            self._store.add_epochs(self.run_id, point.point_id, epochs)
-        if artifacts:
-            self._store.add_artifacts(self.run_id, artifacts)
+        with self._store() as store:
+            store.add_point(self.run_id, point)
+            if timings:
+                store.add_timings(self.run_id, timings)
+            if point.status == "completed":
+                store.add_metrics(self.run_id, point.point_id, metrics)
+                store.add_epochs(self.run_id, point.point_id, epochs)
+            if artifacts:
+                store.add_artifacts(self.run_id, artifacts)
+
+    def beat(self, doing: activity.Activity) -> None:
+        """The run is alive and at `doing`; skipped if a reader holds the file for long."""
+        try:
+            with self._store(_HEARTBEAT_WAIT_S) as store:
+                store.heartbeat(self.run_id, doing.stage, doing.point, doing.epoch)
+        except DatabaseBusy:
+            pass
+
+    def finish(self, status: str, error: str = "", doing: activity.Activity | None = None) -> None:
+        with self._store() as store:
+            if doing is not None:
+                store.heartbeat(self.run_id, doing.stage, doing.point, doing.epoch)
+            store.finish_run(self.run_id, status, error=error)
+
+    def interrupted(self, stop: interrupt.Interrupted) -> None:
+        self.finish(INTERRUPTED, str(stop), stop.where)
+
+
+class _Heartbeat(threading.Thread):
+    def __init__(self, recorder: Recorder) -> None:
+        super().__init__(name="zhvec-heartbeat", daemon=True)
+        self._recorder = recorder
+        self._stop_event = threading.Event()
+
+    def run(self) -> None:
+        while not self._stop_event.wait(HEARTBEAT_S):
+            self._recorder.beat(activity.current())
+
+    def stop(self) -> None:
+        self._stop_event.set()
+        self.join()
 
 
 @contextmanager
@@ -54,26 +101,33 @@ def recording(
     kind: str = "pipeline",
     flow_run_id: str | None = None,
 ) -> Iterator[Recorder]:
-    """Open the database for one run: write down as killed the runs whose process died before they
-    finished, record this run's start (with its pid), yield its recorder, then mark it completed (or
-    failed, with the error, when the block raises) and close the connection. Each write of the run also
-    updates its `last_seen`, which is when a killed run was last known alive."""
-    with Store(database) as store:
+    """Record one run: write down as killed the runs whose process died before they finished, record this
+    run's start (with its pid), yield its recorder while a heartbeat keeps it seen, then mark it completed,
+    interrupted (with the stage, point and epoch it was in) or failed (with the error)."""
+    with Store(database, wait_s=WRITE_WAIT_S) as store:
         store.mark_killed()
         run_id = store.start_run(
             pipeline, config, source, source_sha256, code_version, kind=kind, flow_run_id=flow_run_id
         )
-        try:
-            yield Recorder(store, run_id)
-        except BaseException as exc:
-            store.finish_run(run_id, "failed", error=str(exc) or type(exc).__name__)
-            raise
-        store.finish_run(run_id, "completed")
+    recorder = Recorder(database, run_id)
+    heartbeat = _Heartbeat(recorder)
+    heartbeat.start()
+    try:
+        with interrupt.last_words(recorder.interrupted):
+            yield recorder
+    except BaseException as exc:
+        heartbeat.stop()
+        stop = interrupt.as_interrupt(exc)
+        if stop is not None:
+            recorder.interrupted(stop)
+        else:
+            recorder.finish("failed", str(exc) or type(exc).__name__, activity.current())
+        raise
+    heartbeat.stop()
+    recorder.finish("completed", doing=activity.Activity())
 
 
 def record_report(database: Path, run_id: str, report: ArtifactRecord) -> None:
-    """The identity of a run's report, written once the report exists. The report is rendered from a
-    read-only connection after the run's own is closed (DuckDB opens a file either for one writer or for
-    readers), so this one row needs a short connection of its own."""
-    with Store(database) as store:
+    """The identity of a run's report, written once the report exists."""
+    with Store(database, wait_s=WRITE_WAIT_S) as store:
         store.add_artifacts(run_id, [report])

@@ -26,6 +26,7 @@ from tasks.config import (
     TrainParams,
     VectorFormat,
 )
+from tasks.core import activity
 from tasks.core.measure import measure
 from tasks.core.records import ArtifactRecord, EpochRow, Metric, StageTiming
 from tasks.core.workspace import StageDir, code_version, file_sha256, stage_key, write_json_atomic
@@ -153,7 +154,7 @@ def run_stage(
         timing = StageTiming(**{**manifest["timing"], "cached": True, "point_id": point_id})
         return StageOutput(sd.key, str(sd.path), timing, manifest["stats"])
     out = sd.prepare(resume=resume)
-    with measure() as meter:
+    with activity.doing(stage), measure() as meter:
         stats, io = body(out)
     timing = meter.timing(stage, point_id=point_id, extra=stats, **io)
     sd.finish(
@@ -390,14 +391,16 @@ def train(
         io = {
             "bytes_in": corpus_file.stat().st_size,
             "bytes_out": stats.bytes_out,
-            "items": stats.trained_words,
+            # the words trained by this run of the stage: a resumed point's kept epochs cost it nothing
+            "items": stats.corpus_words * (params.epochs - stats.resumed_from_epoch),
             "item_unit": "words",
         }
         return asdict(stats), io
 
     inputs, semantic, code = _train_identity(corpus, params, track, formats)
     pid = point_id(corpus, params, track, formats)
-    out = run_stage(root, "train", inputs, semantic, code, body, point_id=pid)
+    # resumed: a killed training's checkpoints stay in the folder (train_word2vec picks up from them)
+    out = run_stage(root, "train", inputs, semantic, code, body, point_id=pid, resume=True)
     stats = train_mod.TrainStats(**out.stats)  # what the body returned, or the manifest of an earlier run
     return TrainedModel(
         **_extend(out),
@@ -464,8 +467,9 @@ def point(
 ) -> PointOutput:
     """Train and evaluate one point as one unit of work, so a runner ships it whole to one worker; a
     failure is retried once (a finished train stage is reused by the retry)."""
-    model = train.fn(root, corpus, words, params, track, formats)
-    scored, metrics = evaluate.fn(root, model, sets)
+    with activity.doing("train", params.label()):
+        model = train.fn(root, corpus, words, params, track, formats)
+        scored, metrics = evaluate.fn(root, model, sets)
     vectors = {Path(model.path) / name: f"vectors-{fmt}" for fmt, name in train_mod.VECTOR_FILES.items()}
     artifacts = file_artifacts(vectors, model.key)
     if not isinstance(corpus, SyntheticCorpus):

@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.servers import Server, prefect_server_start
+
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 
 REPO = Path(__file__).resolve().parents[1]
@@ -26,3 +28,10 @@ def prefect_server() -> Iterator[None]:
 def paragraphs() -> Path:
     """118 real zhwiki paragraphs: DRCD (traditional), CMRC2018 (simplified), a mixed-script article."""
     return FIXTURES / "text" / "zhwiki_paragraphs.txt"
+
+
+@pytest.fixture(scope="session")
+def dedicated_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """One `prefect server start` for the tests that need a server as a team runs one."""
+    with prefect_server_start(tmp_path_factory.mktemp("prefect-server")) as server:
+        yield server

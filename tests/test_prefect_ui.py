@@ -6,16 +6,12 @@ Every process the tests start runs in its own process group and is stopped with 
 
 from __future__ import annotations
 
-import contextlib
-import json
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 import time
-import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -25,12 +21,12 @@ from typing import Any
 import duckdb
 import pytest
 
-from tests.browser import Page, chromium, end_group, open_browser
+from tests.browser import Page, chromium, open_browser
 from tests.configs import EVAL_DIR, OUTPUTS, TINY_DUMP
+from tests.servers import Server, start, stop, tail
 
 pytestmark = pytest.mark.slow
 
-SERVER_START_S = 120  # ~13 s on an idle 2-core machine; a loaded CI runner is slower
 RUN_S = 300
 FIRE_S = 180  # the cron's next minute, the runner's 10 s poll, the run itself
 UI_S = 60
@@ -67,54 +63,6 @@ pipelines:
 )
 
 
-@dataclass(frozen=True)
-class Server:
-    """A running `prefect server start`: its base URL and the environment that points clients at it."""
-
-    url: str
-    env: dict[str, str]
-
-    def api(self, path: str, body: dict[str, Any] | None = None) -> Any:
-        """GET (no body) or POST `body` as JSON to /api/`path`; the decoded reply."""
-        data = None if body is None else json.dumps(body).encode()
-        request = urllib.request.Request(
-            f"{self.url}/api/{path}", data=data, headers={"Content-Type": "application/json"}
-        )
-        with urllib.request.urlopen(request, timeout=30) as reply:
-            return json.load(reply)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def start(cmd: list[str], env: dict[str, str], cwd: Path, log: Path) -> subprocess.Popen[bytes]:
-    """`cmd` in a process group of its own (its children stop with it), output to `log`."""
-    with log.open("wb") as out:
-        return subprocess.Popen(
-            cmd, cwd=cwd, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
-        )
-
-
-def stop(proc: subprocess.Popen[bytes], sig: int = signal.SIGTERM, grace_s: float = 20) -> None:
-    """`sig` to the process group `proc` leads, SIGKILL after `grace_s`; then whatever the group still
-    holds (a served flow run's subprocess) is killed too."""
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(proc.pid, sig)
-    try:
-        proc.wait(timeout=grace_s)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
-    end_group(proc.pid)
-
-
-def tail(log: Path, lines: int = 40) -> str:
-    return "\n".join(log.read_text(encoding="utf-8", errors="replace").splitlines()[-lines:])
-
-
 @pytest.fixture(scope="module")
 def browser() -> str:
     binary = chromium()
@@ -123,39 +71,6 @@ def browser() -> str:
             pytest.fail("chromium is missing on CI: .ci/run must install it")
         pytest.skip("chromium is not installed (CI installs it in .ci/run)")
     return binary
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    root = tmp_path_factory.mktemp("prefect-server")
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    env = {
-        **os.environ,
-        "PREFECT_HOME": str(root / "home"),
-        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
-        "PREFECT_API_URL": f"{url}/api",
-    }
-    log = root / "server.log"
-    cmd = [sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1", "--port", str(port)]
-    proc = start(cmd, env, root, log)
-    try:
-        deadline = time.monotonic() + SERVER_START_S
-        while True:
-            if proc.poll() is not None:
-                pytest.fail(f"prefect server exited with status {proc.returncode}:\n{tail(log)}")
-            try:
-                with urllib.request.urlopen(f"{url}/api/health", timeout=5) as reply:
-                    if json.load(reply) is True:
-                        break
-            except (OSError, ValueError):
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail(f"prefect server not healthy within {SERVER_START_S} s:\n{tail(log)}")
-            time.sleep(1)
-        yield Server(url, env)
-    finally:
-        stop(proc)
 
 
 @dataclass(frozen=True)
@@ -167,7 +82,7 @@ class Run:
 
 
 @pytest.fixture(scope="module")
-def run(server: Server, tmp_path_factory: pytest.TempPathFactory) -> Run:
+def run(dedicated_server: Server, tmp_path_factory: pytest.TempPathFactory) -> Run:
     """`zhvec run` in a subprocess, reporting to the server."""
     root = tmp_path_factory.mktemp("ui-run")
     config = root / "pipelines.yaml"
@@ -175,7 +90,7 @@ def run(server: Server, tmp_path_factory: pytest.TempPathFactory) -> Run:
     proc = subprocess.run(
         [sys.executable, "-m", "flows.cli", "run", "--config", str(config)],
         cwd=root,
-        env=server.env,
+        env=dedicated_server.env,
         capture_output=True,
         text=True,
         timeout=RUN_S,
@@ -212,11 +127,11 @@ def shown(page: Page, wanted: list[str], shot: Path) -> str:
     ],
 )
 def test_the_ui_shows_the_flow_run_its_task_runs_and_its_artifacts(
-    server: Server, run: Run, page: Page, tmp_path: Path, ui: str
+    dedicated_server: Server, run: Run, page: Page, tmp_path: Path, ui: str
 ) -> None:
-    flow_run = server.api(f"flow_runs/{run.flow_run_id}")
+    flow_run = dedicated_server.api(f"flow_runs/{run.flow_run_id}")
     assert flow_run["name"] == "ui · zhwiki-tiny · 2 points"  # describe_run's, set once the flow started
-    task_runs = server.api("task_runs/filter", {"flow_runs": {"id": {"any_": [run.flow_run_id]}}})
+    task_runs = dedicated_server.api("task_runs/filter", {"flow_runs": {"id": {"any_": [run.flow_run_id]}}})
     names = sorted(t["name"] for t in task_runs)
     assert sorted({n.split("-")[0] for n in names}) == [
         "convert",
@@ -227,13 +142,15 @@ def test_the_ui_shows_the_flow_run_its_task_runs_and_its_artifacts(
         "segment",
         "vocab",
     ]
-    artifacts = server.api("artifacts/filter", {"artifacts": {"flow_run_id": {"any_": [run.flow_run_id]}}})
+    artifacts = dedicated_server.api(
+        "artifacts/filter", {"artifacts": {"flow_run_id": {"any_": [run.flow_run_id]}}}
+    )
     by_key = {a["key"]: a for a in artifacts if a["key"]}
     assert sorted(by_key) == ["ui-best", "ui-leaderboard", "ui-report"]
     best = re.search(r"Best point \(highest mean headline score\): \*\*(\S+)\*\*", by_key["ui-best"]["data"])
     assert best is not None
 
-    page.goto(f"{server.url}{ui}/runs/flow-run/{run.flow_run_id}")
+    page.goto(f"{dedicated_server.url}{ui}/runs/flow-run/{run.flow_run_id}")
     shown(page, [flow_run["name"], "Completed", f"{len(names)} Task runs"], tmp_path / "flow-run.png")
     page.click("Task Runs")
     shown(page, names, tmp_path / "task-runs.png")
@@ -241,7 +158,7 @@ def test_the_ui_shows_the_flow_run_its_task_runs_and_its_artifacts(
     shown(page, [*by_key, f"zhvec ui run {run.run_id}"], tmp_path / "artifacts.png")
 
     def artifact(key: str, wanted: list[str]) -> None:
-        page.goto(f"{server.url}{ui}/artifacts/artifact/{by_key[key]['id']}")
+        page.goto(f"{dedicated_server.url}{ui}/artifacts/artifact/{by_key[key]['id']}")
         shown(page, [key, *wanted], tmp_path / f"{key}.png")
 
     artifact("ui-leaderboard", ["label", "wordsim240_spearman", "sg-d16-w5-n5-e1", "cbow-d16-w5-n5-e1"])
@@ -257,16 +174,18 @@ def test_the_ui_shows_the_flow_run_its_task_runs_and_its_artifacts(
 
 
 def test_a_served_one_minute_cron_fires_a_run_within_two_minutes(
-    server: Server, tmp_path_factory: pytest.TempPathFactory
+    dedicated_server: Server, tmp_path_factory: pytest.TempPathFactory
 ) -> None:
     root = tmp_path_factory.mktemp("serve")
     config = root / "pipelines.yaml"
     config.write_text(SERVE_CONFIG.format(root=root), encoding="utf-8")
     log = root / "serve.log"
     started = datetime.now(UTC)
-    proc = start([sys.executable, "-m", "flows.cli", "serve", "--config", str(config)], server.env, root, log)
+    proc = start(
+        [sys.executable, "-m", "flows.cli", "serve", "--config", str(config)], dedicated_server.env, root, log
+    )
     try:
-        fired = finished_run(server, "minutely", proc, log)
+        fired = finished_run(dedicated_server, "minutely", proc, log)
     finally:
         stop(proc, signal.SIGINT)
     assert fired["state_type"] == "COMPLETED", tail(log)

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import time
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -208,33 +209,57 @@ def test_read_only_open(db: Path) -> None:
             store.finish_run(run_id, "completed")
 
 
-WRITER = """
+HOLDER = """
 import sys, time
 from pathlib import Path
 from tasks.results.store import Store
-with Store(Path(sys.argv[1])):
+with Store(Path(sys.argv[1]), read_only=sys.argv[3] == "read"):
     print("open", flush=True)
-    time.sleep(600)
+    time.sleep(float(sys.argv[2]))
 """
 
 
-def test_reading_while_a_run_writes_is_one_clear_error(db: Path) -> None:
+def _hold(db: Path, seconds: float, mode: str = "write") -> subprocess.Popen[str]:
+    """A process holding the database open (`write` or `read`) for `seconds`, once it has said so."""
     proc = subprocess.Popen(
-        [sys.executable, "-c", WRITER, str(db)], cwd=REPO, stdout=subprocess.PIPE, text=True
+        [sys.executable, "-c", HOLDER, str(db), str(seconds), mode],
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        text=True,
     )
+    assert proc.stdout is not None and proc.stdout.readline() == "open\n"
+    return proc
+
+
+def test_a_reader_that_finds_the_file_held_too_long_gets_one_clear_error(db: Path) -> None:
+    proc = _hold(db, 600)
     try:
-        assert proc.stdout is not None and proc.stdout.readline() == "open\n"
-        with pytest.raises(DatabaseBusy) as caught, Store(db, read_only=True):
+        started = time.monotonic()
+        with pytest.raises(DatabaseBusy) as caught, Store(db, read_only=True, wait_s=0.5):
             pass
+        assert time.monotonic() - started >= 0.5
     finally:
         proc.kill()
         proc.wait()
-    assert str(caught.value) == (
-        f"{db}: in use by process {proc.pid} (a running zhvec run holds it until the run ends); "
-        "retry once it has finished"
+    assert (
+        str(caught.value)
+        == f"{db}: in use by process {proc.pid} for 0.5 s without a pause; retry in a moment"
     )
     with Store(db, read_only=True) as store:  # the writer is gone: readable again
         assert store.runs() == []
+
+
+def test_readers_and_writers_wait_for_each_other_briefly(db: Path) -> None:
+    """A short write (the recorder's) is waited out by a reader, and a reader's command by the recorder."""
+    Store(db).close()
+    for mode in ("write", "read"):
+        proc = _hold(db, 1.0, mode)
+        try:
+            with Store(db, read_only=mode == "write", wait_s=30) as store:
+                assert store.runs() == []
+        finally:
+            proc.kill()
+            proc.wait()
 
 
 def test_epoch_history_round_trip_and_replace(db: Path) -> None:

@@ -8,6 +8,9 @@ directly: it starts the workers before its jobs are planned and bounds how many 
 from __future__ import annotations
 
 import multiprocessing
+import os
+import signal
+import time
 from collections import deque
 from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -17,7 +20,10 @@ from typing import Any, TypeVar
 
 from tqdm import tqdm
 
+from tasks.core.lifeline import die_with_parent
+
 R = TypeVar("R")
+_HELD = {signal.SIGINT, signal.SIGTERM}
 
 
 class WorkerPool:
@@ -44,7 +50,8 @@ class WorkerPool:
         memory of jobs that carry data. Without it every job is submitted at once.
 
         On the first failure, in a job or in `jobs` itself, the jobs not yet started are cancelled and those
-        running are let finish (what they write lands), so a bad input stops the work early.
+        running are let finish (what they write lands), so a bad input stops the work early. An interrupt
+        (Ctrl-C, SIGTERM) waits for nothing: `worker_pool` stops the workers.
         """
         if self._executor is None:
             for job in jobs:
@@ -57,7 +64,7 @@ class WorkerPool:
         pending: deque[Future[R]] = deque()
         try:
             for job in jobs:
-                future = executor.submit(fn, *job)
+                future = executor.submit(_run_job, fn, *job)
                 if done is not None:
                     future.add_done_callback(partial(_call_done, done, job))
                 pending.append(future)
@@ -65,7 +72,7 @@ class WorkerPool:
                     yield pending.popleft().result()
             while pending:
                 yield pending.popleft().result()
-        except BaseException:
+        except Exception:
             executor.shutdown(wait=True, cancel_futures=True)
             raise
 
@@ -78,7 +85,9 @@ def worker_pool(
     start up (import their modules, run the initializer) while the caller plans its jobs; one worker (or
     fewer) means no process: the initializer and the jobs run in this process.
 
-    Spawn, not fork: the caller may be a threaded Prefect worker, and forking threads is unsafe.
+    Spawn, not fork: the caller may be a threaded Prefect worker, and forking threads is unsafe. The workers
+    die with this process (`lifeline`), leave the terminal's Ctrl-C to it, and are stopped by it when it
+    is interrupted, without waiting for their jobs.
     """
     if workers <= 1:
         if initializer is not None:
@@ -86,13 +95,82 @@ def worker_pool(
         yield WorkerPool(None)
         return
     ctx = multiprocessing.get_context("spawn")
-    executor = ProcessPoolExecutor(workers, mp_context=ctx, initializer=initializer, initargs=initargs)
+    executor = ProcessPoolExecutor(
+        workers, mp_context=ctx, initializer=_start_worker, initargs=(os.getpid(), initializer, initargs)
+    )
     try:
-        for _ in range(workers):  # the executor starts a process per job submitted while none is idle
-            executor.submit(_ready)
+        with _signals_held():
+            for _ in range(workers):  # the executor starts a process per job submitted while none is idle
+                executor.submit(_ready)
         yield WorkerPool(executor)
+    except BaseException as exc:
+        if not isinstance(exc, Exception):  # an interrupt: the jobs' results are not wanted
+            _stop_workers(executor)
+        raise
     finally:
         executor.shutdown(cancel_futures=True)
+
+
+@contextmanager
+def _signals_held() -> Iterator[None]:
+    """Hold SIGINT and SIGTERM in this thread while it starts workers: they inherit the mask, so a Ctrl-C
+    that reaches them before they ignore it waits (and is then dropped) instead of printing a traceback.
+    The signals still reach this process through its other threads."""
+    signal.pthread_sigmask(signal.SIG_BLOCK, _HELD)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, _HELD)
+
+
+def _start_worker(parent: int, initializer: Callable[..., None] | None, initargs: tuple[Any, ...]) -> None:
+    """A worker's set-up: end with the parent, ignore the terminal's Ctrl-C (the parent decides), turn
+    SIGTERM into an exit that runs `finally` blocks (temp files go), then the caller's initializer."""
+    die_with_parent(parent)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, _exit_on_signal)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, _HELD)
+    if initializer is not None:
+        initializer(*initargs)
+
+
+_in_job = False
+_stopped_by: int | None = None
+
+
+def _run_job(fn: Callable[..., R], *job: Any) -> R:
+    """`fn(*job)` in a worker, marked as running so that SIGTERM unwinds it, then ends the worker."""
+    global _in_job
+    _in_job = True
+    try:
+        return fn(*job)
+    finally:
+        _in_job = False
+        if _stopped_by is not None:
+            os._exit(128 + _stopped_by)
+
+
+def _exit_on_signal(signum: int, _frame: object) -> None:
+    """SIGTERM in a worker: a job unwinds first (its `finally` blocks delete its temp files), an idle or
+    starting worker just ends."""
+    global _stopped_by
+    _stopped_by = signum
+    if _in_job:
+        raise SystemExit(128 + signum)
+    os._exit(128 + signum)
+
+
+def _stop_workers(executor: ProcessPoolExecutor, grace_s: float = 2.0) -> None:
+    """SIGTERM every worker, then SIGKILL those still alive after `grace_s` (one stuck in C code)."""
+    processes = list(getattr(executor, "_processes", {}).values())
+    for process in processes:
+        process.terminate()
+    deadline = time.monotonic() + grace_s
+    for process in processes:
+        process.join(max(0.0, deadline - time.monotonic()))
+        if process.is_alive():
+            process.kill()
+            process.join()
 
 
 def _call_done(done: Callable[[tuple[Any, ...]], None], job: tuple[Any, ...], _future: Future[Any]) -> None:

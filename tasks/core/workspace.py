@@ -68,10 +68,28 @@ def _fsync_dir(folder: Path) -> None:
         os.close(fd)
 
 
+def _umask() -> int:
+    """The process umask, read from /proc (Linux) rather than by setting it and back, which would let a file
+    created meanwhile by another thread get a wrong mode."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except OSError:
+        pass
+    old = os.umask(0o022)
+    os.umask(old)
+    return old
+
+
 @contextmanager
 def atomic_path(final: Path) -> Iterator[Path]:
     """Yield a temp path beside `final`; on success fsync it, rename it into place and fsync the folder,
-    else delete it. A full disk is a `NoSpaceError` naming `final`, which is then untouched."""
+    else delete it. A full disk is a `NoSpaceError` naming `final`, which is then untouched.
+
+    The file gets the mode a plain `open` would give it (0666 minus the umask): `mkstemp` makes it 0600,
+    which would hide the outputs from the other users of a shared workspace."""
     final.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp_name = tempfile.mkstemp(prefix=f".{final.name}.", suffix=".tmp", dir=final.parent)
     os.close(fd)
@@ -79,6 +97,7 @@ def atomic_path(final: Path) -> Iterator[Path]:
     try:
         yield tmp
         with tmp.open("rb+") as fh:
+            os.fchmod(fh.fileno(), 0o666 & ~_umask())
             os.fsync(fh.fileno())
         os.replace(tmp, final)
         _fsync_dir(final.parent)
@@ -120,10 +139,17 @@ class StageDir:
 
     def prepare(self, resume: bool = False) -> Path:
         """Create the folder for a fresh attempt, removing leftovers of a killed one; with `resume` the
-        leftovers stay, for a stage that can tell its own finished pieces from unfinished ones."""
+        leftovers stay, for a stage that can tell its own finished pieces from unfinished ones, except the
+        temp files and folders (`.<name>.tmp`) of atomic writes a kill interrupted: never finished pieces."""
         if self.path.exists() and not resume:
             shutil.rmtree(self.path)
         self.path.mkdir(parents=True, exist_ok=True)
+        for entry in self.path.iterdir():
+            if entry.name.startswith(".") and entry.name.endswith(".tmp"):
+                if entry.is_dir() and not entry.is_symlink():
+                    shutil.rmtree(entry)
+                else:
+                    entry.unlink()
         return self.path
 
     def finish(self, manifest: Mapping[str, Any]) -> None:

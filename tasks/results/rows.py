@@ -3,25 +3,52 @@ read from the store, so sweep results are reachable without SQL."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
-from tasks.results.store import TRAIN_STAGE, Store, headline_column, status_text
+from tasks.core.activity import Activity
+from tasks.results.store import RUNNING, TRAIN_STAGE, Store, headline_column, status_text
 
 SHOWN_PARAMS = ("model", "hs", "vector_size", "window", "negative", "sample", "epochs", "min_count")
-# What `zhvec results --json` tells of the run itself: 'killed' with last_seen for a run whose process died.
-RUN_FIELDS = ("pipeline", "status", "error", "host", "pid", "started_at", "finished_at", "last_seen")
+# What `zhvec results --json` tells of the run itself: 'killed' with last_seen for a run whose process died;
+# the stage, point and epoch a running run was at on its last heartbeat (or where it was interrupted).
+RUN_FIELDS = (
+    "pipeline",
+    "status",
+    "error",
+    "host",
+    "pid",
+    "started_at",
+    "finished_at",
+    "last_seen",
+    "stage",
+    "point",
+    "epoch",
+)
+
+
+def heartbeat_age(run: dict[str, Any]) -> float | None:
+    """Seconds since a running run was last seen (its heartbeat comes every few seconds), else None."""
+    if run["status"] != RUNNING or run.get("last_seen") is None:
+        return None
+    return round((datetime.now(UTC).replace(tzinfo=None) - run["last_seen"]).total_seconds(), 1)
 
 
 def run_fields(run: dict[str, Any]) -> dict[str, Any]:
-    """The run's own fields (a `Store.run` row) shown beside its points."""
-    return {k: run.get(k) for k in RUN_FIELDS}
+    """The run's own fields (a `Store.run` row) shown beside its points, with `heartbeat_s`."""
+    return {**{k: run.get(k) for k in RUN_FIELDS}, "heartbeat_s": heartbeat_age(run)}
 
 
 def run_state(run: dict[str, Any]) -> str:
-    """The run's status as the text table's first line adds it: nothing for a completed run, else the
-    status (a killed run's with when it was last seen) and its error."""
+    """The run's status as the text table's first line adds it: nothing for a completed run; for a running
+    one, what it is doing and when it was last seen; else the status (a killed run's with when it was last
+    seen) and its error."""
     if run["status"] == "completed":
         return ""
+    age = heartbeat_age(run)
+    if age is not None:
+        doing = Activity(run.get("stage"), run.get("point"), run.get("epoch")).describe()
+        return f"{status_text(run)}: {doing} (heartbeat {age:.0f} s ago)"
     return status_text(run) + (f": {run['error']}" if run["error"] else "")
 
 

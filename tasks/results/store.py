@@ -1,7 +1,9 @@
 """The results database (DuckDB): one file holding every run, so runs can be compared with plain SQL.
 
-Only the recorder (flows/record.py) opens it for writing; everything else opens it read-only, which DuckDB
-allows only while no process has it open for writing. Tables:
+Only the recorder (flows/record.py) opens it for writing; everything else opens it read-only. DuckDB lets
+one process open a file for writing, or any number for reading, so neither side holds it for long: the
+recorder opens it for each write (a short transaction) and readers for one command, and a side that finds it
+taken retries for a bounded time (`Store(wait_s=…)`) before giving up with `DatabaseBusy`. Tables:
 
 `runs` — one row per flow run.
     run_id VARCHAR PK (`YYYYmmdd-HHMMSS-<6 hex>`, UTC), pipeline, dump (path), dump_sha256, code_version,
@@ -11,10 +13,13 @@ allows only while no process has it open for writing. Tables:
     config JSON (the fully resolved pipeline config), dump_date DATE (from a `zhwiki-YYYYMMDD-…` dump
     file name, NULL for `latest` or other names), kind ('pipeline', or 'reference' for a baseline recorded
     to compare against, e.g. the naive tutorial pipeline), flow_run_id (the Prefect flow run, NULL outside
-    one), pid (of the process writing the run), last_seen TIMESTAMP (UTC, that process's latest write; pid
-    and last_seen are NULL in runs recorded before they were kept).
-    A run whose process died without finishing it (SIGKILL, power loss) is read as status 'killed' (see
-    `observed`), and the next run's recorder writes that status down (`mark_killed`).
+    one), pid (of the process writing the run), last_seen TIMESTAMP (UTC, that process's latest write or
+    heartbeat; pid and last_seen are NULL in runs recorded before they were kept), stage, point (label),
+    epoch: the work in hand at the last heartbeat (tasks/core/activity.py), or when the run was interrupted.
+    Statuses: 'running', 'completed', 'failed' (error holds why), 'interrupted' (stopped by SIGINT or
+    SIGTERM; error says during what). A run whose process died without finishing it (SIGKILL, power loss)
+    is read as status 'killed' (see `observed`), and the next run's recorder writes that status down
+    (`mark_killed`).
 `points` — one row per trained sweep point; PK (run_id, point_id).
     run_id, point_id, label, params JSON (TrainParams), status, vocab_size, train_words, vectors_dir, error,
     seq (insertion order, kept when a point is re-recorded, so sweep order survives re-runs).
@@ -54,6 +59,7 @@ import os
 import re
 import secrets
 import socket
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, date, datetime
@@ -96,6 +102,10 @@ VIEWS = ("params", "stage_throughput", "point_summary")
 REFERENCE_KIND = "reference"
 RUNNING = "running"
 KILLED = "killed"
+INTERRUPTED = "interrupted"
+# How long a reader (a CLI command, the report) and the recorder wait for the file before giving up.
+READ_WAIT_S = 30.0
+WRITE_WAIT_S = 120.0
 _START_SLACK_S = 2.0
 _LOCK_HOLDER = re.compile(r"Conflicting lock is held in .* \(PID (\d+)\)")
 _DUMP_DATE = re.compile(r"(?:^|/)[a-z_]+wiki-(\d{4})(\d{2})(\d{2})-")
@@ -177,6 +187,9 @@ ALTER TABLE runs ADD COLUMN IF NOT EXISTS kind VARCHAR DEFAULT 'pipeline';
 ALTER TABLE runs ADD COLUMN IF NOT EXISTS flow_run_id VARCHAR;
 ALTER TABLE runs ADD COLUMN IF NOT EXISTS pid BIGINT;
 ALTER TABLE runs ADD COLUMN IF NOT EXISTS last_seen TIMESTAMP;
+ALTER TABLE runs ADD COLUMN IF NOT EXISTS stage VARCHAR;
+ALTER TABLE runs ADD COLUMN IF NOT EXISTS point VARCHAR;
+ALTER TABLE runs ADD COLUMN IF NOT EXISTS epoch INTEGER;
 CREATE TABLE IF NOT EXISTS artifacts (
     run_id VARCHAR NOT NULL,
     point_id VARCHAR,
@@ -282,9 +295,9 @@ def process_alive(pid: int, since: datetime) -> bool:
 def observed(run: dict[str, Any]) -> dict[str, Any]:
     """A `runs` row as it stands now: a 'running' run of this host whose process is gone is 'killed'.
 
-    A run holds the database's one write connection from its start to its end, so a 'running' row with no
-    pid (recorded before pids were kept) is dead too, or the database could not have been opened. A run
-    recorded on another host stays 'running': whether its process lives can't be told from here (and a
+    A 'running' row with no pid was recorded by a zhvec from before pids were kept, whose runs held the
+    database's one write connection to their end: it is dead, or the database could not have been opened.
+    A run recorded on another host stays 'running': whether its process lives can't be told from here (and a
     file lock need not hold across hosts), so it is shown as running on that host (`status_text`)."""
     run.setdefault("pid", None)
     run.setdefault("last_seen", None)
@@ -320,22 +333,35 @@ class DatabaseBusy(InputError):
     writer, or any number of readers)."""
 
 
-class Store:
-    """A connection to the results database; use as a context manager so it is always closed."""
-
-    def __init__(self, path: Path, read_only: bool = False) -> None:
-        if not read_only:
-            path.parent.mkdir(parents=True, exist_ok=True)
+def _connect(path: Path, read_only: bool, wait_s: float) -> duckdb.DuckDBPyConnection:
+    """Open the file, retrying for up to `wait_s` while another process has it open the other way (a run's
+    short write, or a reader's command)."""
+    deadline = time.monotonic() + wait_s
+    pause = 0.02
+    while True:
         try:
-            self._con = duckdb.connect(str(path), read_only=read_only)
+            return duckdb.connect(str(path), read_only=read_only)
         except duckdb.IOException as exc:
             holder = _LOCK_HOLDER.search(str(exc))
             if holder is None:
                 raise
-            raise DatabaseBusy(
-                f"{path}: in use by process {holder.group(1)} (a running zhvec run holds it until the run "
-                "ends); retry once it has finished"
-            ) from None
+            if time.monotonic() >= deadline:
+                raise DatabaseBusy(
+                    f"{path}: in use by process {holder.group(1)} for {wait_s:g} s without a pause; "
+                    "retry in a moment"
+                ) from None
+        time.sleep(pause)
+        pause = min(pause * 2, 0.5)
+
+
+class Store:
+    """A connection to the results database; use as a context manager so it is always closed, and soon:
+    while it is open, processes that want the file the other way wait (see the module docstring)."""
+
+    def __init__(self, path: Path, read_only: bool = False, wait_s: float = READ_WAIT_S) -> None:
+        if not read_only:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        self._con = _connect(path, read_only, wait_s)
         if not read_only:
             with self._transaction() as con:
                 con.execute(_TABLES)
@@ -513,6 +539,15 @@ class Store:
             con.executemany(
                 "INSERT INTO epoch_history (run_id, point_id, epoch, metric, value) VALUES (?, ?, ?, ?, ?)",
                 [[run_id, point_id, r.epoch, r.metric, r.value] for r in rows],
+            )
+
+    def heartbeat(self, run_id: str, stage: str | None, point: str | None, epoch: int | None) -> None:
+        """The run is alive, working on `stage` (of `point`, in `epoch`)."""
+        with self._transaction() as con:
+            _touch_run(con, run_id)
+            con.execute(
+                "UPDATE runs SET stage = ?, point = ?, epoch = ? WHERE run_id = ?",
+                [stage, point, epoch, run_id],
             )
 
     def finish_run(self, run_id: str, status: str, error: str = "") -> None:
