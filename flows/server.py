@@ -127,22 +127,29 @@ def prefect_api(log_path: Path) -> Iterator[str]:
 
     given = os.environ.get("PREFECT_API_URL") or PREFECT_API_URL.value()
     if given:
-        yield str(given)
-        drain_prefect()
+        with _drained():
+            yield str(given)
         return
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with log_path.open("ab") as log:
         proc, url = _start(log)
         try:
-            with temporary_settings(updates={PREFECT_API_URL: url}):
+            with temporary_settings(updates={PREFECT_API_URL: url}), _drained():
                 os.environ["PREFECT_API_URL"] = url  # for processes the run starts (Dask workers)
                 try:
                     yield url
-                    drain_prefect()
-                except Exception:
-                    drain_prefect()
-                    raise
                 finally:
                     del os.environ["PREFECT_API_URL"]
         finally:
             _stop(proc)
+
+
+@contextmanager
+def _drained() -> Iterator[None]:
+    """Send Prefect's queues when the block ends, unless it was interrupted: a stop must not wait."""
+    try:
+        yield
+    except Exception:
+        drain_prefect()
+        raise
+    drain_prefect()

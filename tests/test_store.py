@@ -18,7 +18,14 @@ REPO = Path(__file__).resolve().parents[1]
 CONFIG: dict[str, Any] = {"dump": Path("/data/zhwiki.xml.bz2"), "sweep": {"grid": {"window": [5, 10]}}}
 
 
-def _timing(stage: str, wall_s: float, point_id: str | None = None, **kw: Any) -> StageTiming:
+def _timing(
+    stage: str,
+    wall_s: float,
+    point_id: str | None = None,
+    items: int = 1000,
+    item_unit: str = "articles",
+    **kw: Any,
+) -> StageTiming:
     return StageTiming(
         stage=stage,
         wall_s=wall_s,
@@ -26,8 +33,8 @@ def _timing(stage: str, wall_s: float, point_id: str | None = None, **kw: Any) -
         peak_rss_bytes=500_000_000,
         bytes_in=4_000_000,
         bytes_out=2_000_000,
-        items=1000,
-        item_unit="articles",
+        items=items,
+        item_unit=item_unit,
         point_id=point_id,
         **kw,
     )
@@ -130,7 +137,11 @@ def test_leaderboard_pivots_headlines(db: Path) -> None:
         run_id = store.start_run("sample", CONFIG, "d.bz2", "ab12", "v1")
         store.add_point(run_id, _point("p1"))
         store.add_point(run_id, _point("p2", label="cbow-d100-w5-n5-e5"))
-        store.add_timings(run_id, [_timing("train", 4.0, "p1"), _timing("train", 2.0, "p2")])
+        trained = [  # p2 resumed from a checkpoint: its train stage ran one epoch of three
+            _timing("train", 4.0, "p1", items=9_000_000, item_unit="words"),
+            _timing("train", 2.0, "p2", items=3_000_000, item_unit="words"),
+        ]
+        store.add_timings(run_id, trained)
         store.add_metrics(run_id, "p1", _headline_metrics(1.0) + extra_set)
         store.add_metrics(run_id, "p2", _headline_metrics(2.0))
         board = store.leaderboard(run_id)
@@ -138,6 +149,7 @@ def test_leaderboard_pivots_headlines(db: Path) -> None:
     assert (p1["point_id"], p2["point_id"]) == ("p1", "p2")
     assert p1["train_s"] == 4.0
     assert p1["words_per_s"] == pytest.approx(9_000_000 / 4.0)
+    assert p2["words_per_s"] == pytest.approx(3_000_000 / 2.0)  # what ran, not the whole point's words
     assert p1["ca8_morphological_3cosadd"] == pytest.approx(0.20)
     assert p1["ca8_morphological_3cosadd_cov"] == pytest.approx(0.8)
     assert p1["ca8_semantic_3cosadd"] == pytest.approx(0.30)

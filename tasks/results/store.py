@@ -3,7 +3,7 @@
 Only the recorder (flows/record.py) opens it for writing; everything else opens it read-only. DuckDB lets
 one process open a file for writing, or any number for reading, so neither side holds it for long: the
 recorder opens it for each write (a short transaction) and readers for one command, and a side that finds it
-taken retries for a bounded time (`Store(wait_s=…)`) before giving up with `DatabaseBusy`. Tables:
+taken retries for a bounded time (`wait_s` of `Store`) before giving up with `DatabaseBusy`. Tables:
 
 `runs` — one row per flow run.
     run_id VARCHAR PK (`YYYYmmdd-HHMMSS-<6 hex>`, UTC), pipeline, dump (path), dump_sha256, code_version,
@@ -46,7 +46,8 @@ Views:
 `params` — the resolved config per point, long format: run_id, point_id, name, value JSON.
 `stage_throughput` — stage_timings plus items_per_s and mb_per_s (bytes_in in 10^6 bytes per wall second).
 `point_summary` — one row per point with train_s (wall of its `train` stage), words_per_s
-    (train_words / train_s) and the headline scores of the default `evaluate.headlines` as columns
+    (the words that stage trained / train_s: corpus words × the epochs it ran, fewer for a point resumed
+    from a checkpoint) and the headline scores of the default `evaluate.headlines` as columns
     `<set>_<method>` and `<set>_<method>_cov`, taken from category 'all' (3cosadd for analogy sets,
     spearman for similarity sets). Should a set/method be recorded under several `rules`, the highest
     value wins and its coverage comes from the same row.
@@ -246,12 +247,12 @@ def _pivot_sql(headlines: Sequence[tuple[str, str]]) -> str:
 _POINT_SUMMARY = f"""
 CREATE OR REPLACE VIEW point_summary AS
 SELECT p.run_id, p.point_id, p.label, p.params, p.status, p.vocab_size, p.train_words,
-    t.train_s, p.train_words / nullif(t.train_s, 0) AS words_per_s,
+    t.train_s, t.train_items / nullif(t.train_s, 0) AS words_per_s,
     m.* EXCLUDE (run_id, point_id),
     p.seq
 FROM points p
 LEFT JOIN (
-    SELECT run_id, point_id, sum(wall_s) AS train_s
+    SELECT run_id, point_id, sum(wall_s) AS train_s, sum(items) AS train_items
     FROM stage_timings WHERE stage = {_literal(TRAIN_STAGE)} GROUP BY run_id, point_id
 ) t ON t.run_id = p.run_id AND t.point_id = p.point_id
 LEFT JOIN ({_pivot_sql(DEFAULT_HEADLINES)}) m ON m.run_id = p.run_id AND m.point_id = p.point_id;
