@@ -147,6 +147,7 @@ def record_run(database: Path, vectors_dir: Path, n_words: int, seed: int) -> st
     from flows.record import recording
     from tasks.config import load_settings
     from tasks.core.records import PointResult
+    from tasks.dump.plan import dump_date
     from tasks.stages import file_artifacts
 
     settings = load_settings(ROOT / "pipelines.yaml")
@@ -158,7 +159,10 @@ def record_run(database: Path, vectors_dir: Path, n_words: int, seed: int) -> st
         "points": [p.model_dump(mode="json") for p in points],
     }
     rng = np.random.default_rng(seed)
-    with recording(database, PIPELINE, config, DUMP, "ab" * 32, project_version()) as recorder:
+    dated = dump_date(Path(DUMP).name)
+    with recording(
+        database, PIPELINE, config, DUMP, "ab" * 32, project_version(), dump_date=dated
+    ) as recorder:
         recorder.timings(
             [
                 _timing("extract", 900.0, 1_400_000, "articles"),

@@ -25,8 +25,10 @@ from flows.record import Recorder, record_report, recording
 from tasks import stages
 from tasks.bench import baselines
 from tasks.bench import figures as bench_mod
-from tasks.config import ConfigError, Pipeline, Settings, TrainParams, check_inputs, load_settings
+from tasks.config import ConfigError, Pipeline, Settings, TrainParams, load_settings
 from tasks.core.records import Metric, PointResult
+from tasks.dump.plan import DumpPlan
+from tasks.inputs import check_inputs
 from tasks.results.store import REFERENCE_KIND
 
 
@@ -83,6 +85,7 @@ def run_baselines(
         dump.sha256,
         project_version(),
         kind=REFERENCE_KIND,
+        dump_date=dump.plan.date,
     ) as recorder:
         for params in pl.points():
             if "tutorial" in systems:
@@ -112,11 +115,11 @@ def bench(
     settings = settings or load_settings(Path(config_path))
     name, pl = settings.pipeline(pipeline)
     check_bench_points(name, pl)
-    check_inputs(name, pl.with_dump(dump))
+    plan = check_inputs(name, pl.with_dump(dump))
     check_task_runner(settings)
     with hold_workspace(settings.workspace, name), around or nullcontext():  # it writes stages too
         return run_bench(
-            pipeline=name, config_path=config_path, dump=dump, systems=systems, settings=settings
+            pipeline=name, config_path=config_path, dump=dump, systems=systems, settings=settings, plan=plan
         )
 
 
@@ -127,16 +130,18 @@ def run_bench(
     dump: str,
     systems: tuple[str, ...] = bench_mod.BASELINES,
     settings: Settings | None = None,
+    plan: DumpPlan | None = None,
 ) -> dict[str, Any]:
     """Run the comparison on `dump` and return zhvec's run id, the baselines' run id and the comparison.
-    `settings` is the config already loaded from `config_path`, if the caller has it."""
+    `settings` is the config already loaded from `config_path` and `plan` the dump as `check_inputs`
+    resolved it, if the caller has them."""
     settings = settings or load_settings(Path(config_path))
     name, pl = settings.pipeline(pipeline)
     check_bench_points(name, pl)
     if "word2vec_c" in systems:
         baselines.word2vec_c_binary()  # fail before hours of work, not after
     with hold_workspace(settings.workspace, name):
-        zhvec = run_pipeline(pipeline=name, config_path=config_path, dump=dump, settings=settings)
+        zhvec = run_pipeline(pipeline=name, config_path=config_path, dump=dump, settings=settings, plan=plan)
         ref_id = None
         if systems:  # none: zhvec alone, e.g. another dump size for the projection
             ref_id = run_baselines(settings, name, pl, zhvec, systems)

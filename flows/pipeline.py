@@ -35,12 +35,13 @@ from tasks.config import (
     Pipeline,
     Settings,
     TrainParams,
-    check_inputs,
     load_settings,
 )
+from tasks.core.identity import source_version
 from tasks.core.records import PointResult
 from tasks.core.workspace import workspace_lock
-from tasks.results.store import dump_date
+from tasks.dump.plan import DumpPlan
+from tasks.inputs import check_inputs
 from tasks.vectors.train import TrainTracking
 
 _HELD: ContextVar[frozenset[Path]] = ContextVar("zhvec_held_workspaces", default=frozenset())
@@ -61,16 +62,16 @@ class RunResult:
 
 def project_version() -> str:
     """Hash of every task and flow module: the code identity stored with each run."""
-    return stages.source_version(tasks, flows)
+    return source_version(tasks, flows)
 
 
-def describe_run(name: str, pl: Pipeline) -> str:
-    """A flow-run name that says what runs: pipeline, dump (its date when the file name has one), points."""
-    if pl.dump is None:
+def describe_run(name: str, pl: Pipeline, plan: DumpPlan | None) -> str:
+    """A flow-run name that says what runs: pipeline, dump (its date when the file name has one, from the
+    run's plan; None for a generated corpus), points."""
+    if plan is None:
         which = "synthetic"
     else:
-        date = dump_date(str(pl.dump))
-        which = f"dump {date.isoformat()}" if date else Path(str(pl.dump)).name.split("-pages-")[0]
+        which = f"dump {plan.date.isoformat()}" if plan.date else plan.name.split("-pages-")[0]
     count = len(pl.points())
     return f"{name} · {which} · {count} point{'s' if count != 1 else ''}"
 
@@ -152,10 +153,10 @@ def run(
     those checks pass (the CLI's run log and Prefect API)."""
     settings = settings or load_settings(Path(config_path))
     name, pl = settings.pipeline(pipeline)
-    check_inputs(name, pl)
+    plan = check_inputs(name, pl)
     check_task_runner(settings)
     with hold_workspace(settings.workspace, name), around or nullcontext():
-        return run_pipeline(pipeline=name, config_path=config_path, settings=settings)
+        return run_pipeline(pipeline=name, config_path=config_path, settings=settings, plan=plan)
 
 
 def _points(
@@ -243,30 +244,39 @@ def vocabularies(
 
 @flow(name="zhvec", flow_run_name="{pipeline}", validate_parameters=False)
 def run_pipeline(
-    pipeline: str, config_path: str, dump: str | None = None, settings: Settings | None = None
+    pipeline: str,
+    config_path: str,
+    dump: str | None = None,
+    settings: Settings | None = None,
+    plan: DumpPlan | None = None,
 ) -> RunResult:
     """Run one named pipeline from `pipelines.yaml` (on `dump` instead of its own, if given). `settings` is
-    the config already loaded from `config_path` (the CLI and the bench pass it); a deployment passes only
-    the path, and the config is loaded here: once per run either way."""
+    the config already loaded from `config_path` and `plan` its dump as `check_inputs` resolved it (the CLI
+    and the bench pass both); a deployment passes only the path, and the config is loaded and its inputs
+    checked here: once per run either way (a generated corpus has no plan: its input files are checked
+    again)."""
     settings = settings or load_settings(Path(config_path))
     name, pl = settings.pipeline(pipeline)
     if dump is not None:
         pl = pl.with_dump(dump)
-    check_inputs(name, pl)
-    _name_flow_run(describe_run(name, pl))
+    if plan is None:
+        plan = check_inputs(name, pl)
+    _name_flow_run(describe_run(name, pl, plan))
     runner = point_runner(settings)
     with hold_workspace(settings.workspace, name), runner or nullcontext():
-        return _run(settings, name, pl, runner)
+        return _run(settings, name, pl, plan, runner)
 
 
-def _run(settings: Settings, name: str, pl: Pipeline, runner: TaskRunner | None) -> RunResult:
+def _run(
+    settings: Settings, name: str, pl: Pipeline, plan: DumpPlan | None, runner: TaskRunner | None
+) -> RunResult:
     logger = get_run_logger()
     workers = pl.workers or os.cpu_count() or 1
     root = settings.workspace
     dump_input: stages.DumpInput | None = None
-    if pl.dump is not None:
-        dump_input = stages.fetch(root, pl.dump, pl.index)
-        source, identity = str(pl.dump), dump_input.sha256
+    if plan is not None:
+        dump_input = stages.fetch(root, plan)
+        source, identity = str(plan.source), dump_input.sha256
     elif pl.synthetic is not None:  # a generated corpus: identified by its generator's settings
         source, identity = "synthetic", stages.synthetic_identity(pl.synthetic)
     resolved = {
@@ -276,7 +286,14 @@ def _run(settings: Settings, name: str, pl: Pipeline, runner: TaskRunner | None)
     }
     version = project_version()
     with recording(
-        settings.database, name, resolved, source, identity, version, flow_run_id=flow_run.id
+        settings.database,
+        name,
+        resolved,
+        source,
+        identity,
+        version,
+        flow_run_id=flow_run.id,
+        dump_date=plan.date if plan is not None else None,
     ) as recorder:
         logger.info(
             "run %s: pipeline %s, %d sweep points, %d workers",
@@ -301,7 +318,7 @@ def _run(settings: Settings, name: str, pl: Pipeline, runner: TaskRunner | None)
             vocabs = vocabularies(root, corpus, pl, workers)
             recorder.timings([v.timing for v in vocabs.values()])
             for params, outcome in _points(runner, root, corpus, vocabs, pl, track):
-                pid = stages.point_id(corpus, params, track, pl.sweep.formats)
+                pid = stages.point_id(corpus, params)
                 points.append(_record_point(recorder, pid, params, outcome, language))
                 update_progress_artifact(progress, 100.0 * len(points) / total)
     run_id = recorder.run_id

@@ -8,6 +8,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -100,14 +101,23 @@ def recording(
     code_version: str,
     kind: str = "pipeline",
     flow_run_id: str | None = None,
+    dump_date: date | None = None,
 ) -> Iterator[Recorder]:
     """Record one run: write down as killed the runs whose process died before they finished, record this
-    run's start (with its pid), yield its recorder while a heartbeat keeps it seen, then mark it completed,
-    interrupted (with the stage, point and epoch it was in) or failed (with the error)."""
+    run's start (with its pid, and the date of its dump from the run's plan), yield its recorder while a
+    heartbeat keeps it seen, then mark it completed, interrupted (with the stage, point and epoch it was
+    in) or failed (with the error)."""
     with Store(database, wait_s=WRITE_WAIT_S) as store:
         store.mark_killed()
         run_id = store.start_run(
-            pipeline, config, source, source_sha256, code_version, kind=kind, flow_run_id=flow_run_id
+            pipeline,
+            config,
+            source,
+            source_sha256,
+            code_version,
+            kind=kind,
+            flow_run_id=flow_run_id,
+            dump_date=dump_date,
         )
     recorder = Recorder(database, run_id)
     heartbeat = _Heartbeat(recorder)

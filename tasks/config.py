@@ -472,26 +472,3 @@ def load_settings(path: Path) -> Settings:
         raise ConfigError(_format_error(path, exc)) from None
     folder = path.parent.resolve()
     return _resolve_paths(settings, folder, Path.cwd().resolve() if folder == bundled.folder() else folder)
-
-
-def check_inputs(name: str, pipeline: Pipeline) -> None:
-    """Fail before any work when an input file named by the pipeline is missing."""
-    from tasks.dump.fetch import DUMP_FILE, INDEX_FILE, directory_given  # not at import: urllib and tqdm
-
-    if isinstance(pipeline.dump, Path) and pipeline.dump.is_dir():
-        raise ConfigError(f"pipelines.{name}.dump: {directory_given(pipeline.dump, DUMP_FILE)}")
-    if isinstance(pipeline.dump, Path) and not pipeline.dump.is_file():
-        raise ConfigError(f"pipelines.{name}.dump: dump file not found: {pipeline.dump}")
-    if pipeline.index is not None and pipeline.index.is_dir():
-        raise ConfigError(f"pipelines.{name}.index: {directory_given(pipeline.index, INDEX_FILE)}")
-    if pipeline.index is not None and not pipeline.index.is_file():
-        raise ConfigError(f"pipelines.{name}.index: index file not found: {pipeline.index}")
-    for d in pipeline.segment.user_dicts:
-        if not d.is_file():
-            raise ConfigError(f"pipelines.{name}.segment.user_dicts: file not found: {d}")
-    if pipeline.segment.stopwords is not None and not pipeline.segment.stopwords.is_file():
-        raise ConfigError(f"pipelines.{name}.segment.stopwords: file not found: {pipeline.segment.stopwords}")
-    for kind, sets in (("analogy", pipeline.evaluate.analogy), ("similarity", pipeline.evaluate.similarity)):
-        for key, p in sets.items():
-            if not p.is_file():
-                raise ConfigError(f"pipelines.{name}.evaluate.{kind}.{key}: file not found: {p}")

@@ -5,14 +5,15 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
-from prefect import task
+from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
+from prefect.exceptions import MissingContextError
 
 from tasks.bench import baselines as baselines_mod
 from tasks.bench import figures as figures_mod
@@ -26,12 +27,13 @@ from tasks.config import (
     TrainParams,
     VectorFormat,
 )
-from tasks.core import activity
+from tasks.core import activity, reuse
+from tasks.core.identity import StageCode, hash_parts
 from tasks.core.measure import measure
 from tasks.core.records import ArtifactRecord, EpochRow, Metric, StageTiming
-from tasks.core.workspace import StageDir, code_version, file_sha256, stage_key, write_json_atomic
+from tasks.core.workspace import StageDir, file_sha256, stage_key, write_json_atomic
 from tasks.dump import extract as extract_mod
-from tasks.dump import fetch as fetch_mod
+from tasks.dump.plan import DumpPlan
 from tasks.report.render import render_report
 from tasks.report.sections import summary_markdown
 from tasks.results.store import Store
@@ -65,12 +67,14 @@ def _extend(out: StageOutput) -> dict[str, Any]:
 
 @dataclass(frozen=True)
 class DumpInput:
-    """The dump on local disk, its multistream index (None for a single-stream dump) and the SHA-256 of its
-    bytes: the identity the extract stage and the run are keyed by."""
+    """The run's planned dump on local disk, its multistream index (None for a single-stream dump), the
+    SHA-256 of its bytes (the identity the extract stage and the run are keyed by) and the plan it came
+    from (the name and date the run is known by)."""
 
     dump: Path
     index: Path | None
     sha256: str
+    plan: DumpPlan
 
 
 @dataclass(frozen=True)
@@ -119,12 +123,6 @@ def file_artifacts(files: Mapping[Path, str], point_id: str | None) -> list[Arti
     ]
 
 
-def source_version(*packages: ModuleType) -> str:
-    """Hash of every module of `packages`: the code identity stored with each run."""
-    folders = [Path(package.__file__ or "").parent for package in packages]
-    return code_version(*sorted(p for folder in folders for p in folder.rglob("*.py")))
-
-
 def synthetic_identity(options: SyntheticOptions) -> str:
     """A generated corpus's stand-in for a dump's SHA-256: the hash of its generator's settings."""
     settings_json = json.dumps(options.model_dump(mode="json"), sort_keys=True)
@@ -139,36 +137,56 @@ def run_stage(
     stage: str,
     inputs: list[str],
     params: dict[str, Any],
-    code: str,
+    code: StageCode,
     body: Body,
     point_id: str | None = None,
     resume: bool = False,
 ) -> StageOutput:
     """Run `body(out_dir) -> (stats, io)` unless a manifest says this exact work is already done.
 
-    `resume` keeps what an unfinished earlier attempt left in the folder, for a body that resumes from it.
+    The key is derived from the inputs, the parameters that shape the output and the stage's declared code
+    (`StageCode`: its modules, what they import, its C, its libraries). Whether the output was reused or
+    made, and why (`reuse.why_run`), goes into the log and the timing's `extra["reuse"]`. `resume` keeps
+    what an unfinished earlier attempt left in the folder, for a body that resumes from it.
     """
-    sd = StageDir(root, stage, stage_key(stage, inputs, params, code))
+    parts = code.parts()
+    sd = StageDir(root, stage, stage_key(stage, inputs, params, hash_parts(parts)))
     if sd.done():
         manifest = sd.manifest()
-        timing = StageTiming(**{**manifest["timing"], "cached": True, "point_id": point_id})
+        extra = {**manifest["timing"]["extra"], "reuse": "reused"}
+        timing = StageTiming(**{**manifest["timing"], "extra": extra, "cached": True, "point_id": point_id})
+        _log_reuse(stage, sd.key, None)
         return StageOutput(sd.key, str(sd.path), timing, manifest["stats"])
+    declared = {"inputs": inputs, "params": params, "code_parts": parts}
+    why = reuse.why_run(root / stage, declared)
+    _log_reuse(stage, sd.key, why)
     out = sd.prepare(resume=resume)
     with activity.doing(stage), measure() as meter:
         stats, io = body(out)
-    timing = meter.timing(stage, point_id=point_id, extra=stats, **io)
+    timing = meter.timing(stage, point_id=point_id, extra={**stats, "reuse": why}, **io)
     sd.finish(
         {
             "stage": stage,
             "key": sd.key,
-            "inputs": inputs,
-            "params": params,
-            "code": code,
+            **declared,
+            "code": hash_parts(parts),
             "timing": timing.as_dict(),
             "stats": stats,
         }
     )
     return StageOutput(sd.key, str(sd.path), timing, stats)
+
+
+def _log_reuse(stage: str, key: str, why: str | None) -> None:
+    """One line per stage: reused, or run and why; in the run's log when there is a run."""
+    try:
+        logger: logging.Logger | logging.LoggerAdapter[logging.Logger] = get_run_logger()
+    except MissingContextError:
+        logger = logging.getLogger(__name__)
+    if why is None:
+        logger.info("%s %s: reused", stage, key)
+    else:
+        logger.info("%s %s: run (%s)", stage, key, why)
 
 
 def _jsonable(model: Any) -> dict[str, Any]:
@@ -177,11 +195,11 @@ def _jsonable(model: Any) -> dict[str, Any]:
 
 
 @task(name="fetch", cache_policy=NO_CACHE)
-def fetch(root: Path, source: Path | str, index: Path | None) -> DumpInput:
-    """The dump on local disk (a path as given, a URL downloaded into `<workspace>/dumps` and verified) and
-    the SHA-256 of its bytes."""
-    files = fetch_mod.resolve_dump(source, root / "dumps", index=index, progress=True)
-    return DumpInput(files.dump, files.index, file_sha256(files.dump))
+def fetch(root: Path, plan: DumpPlan) -> DumpInput:
+    """The planned dump on local disk (a path as planned, not looked at again; a URL downloaded into
+    `<workspace>/dumps` and verified) and the SHA-256 of its bytes."""
+    files = plan.files(root / "dumps", progress=True)
+    return DumpInput(files.dump, files.index, file_sha256(files.dump), plan)
 
 
 @task(name="extract", cache_policy=NO_CACHE)
@@ -200,8 +218,7 @@ def extract(
         }
         return asdict(stats), io
 
-    code = code_version(*extract_mod.code_sources())
-    return run_stage(root, "extract", [dump_sha256], _jsonable(options), code, body, resume=True)
+    return run_stage(root, "extract", [dump_sha256], _jsonable(options), extract_mod.CODE, body, resume=True)
 
 
 @task(name="convert", cache_policy=NO_CACHE)
@@ -218,20 +235,23 @@ def convert(root: Path, text: StageOutput, config: str, workers: int) -> StageOu
         }
         return asdict(stats), io
 
-    return run_stage(root, "convert", [text.key], {"config": config}, code_version(convert_mod), body)
+    return run_stage(root, "convert", [text.key], {"config": config}, convert_mod.CODE, body)
 
 
 @task(name="segment", cache_policy=NO_CACHE)
 def segment(
     root: Path, text: StageOutput, options: SegmentOptions, workers: int, sets: EvalSets
 ) -> StageOutput:
+    """The corpus, keyed by what shapes its bytes: the eval sets only get their OOV rates in its stats
+    (`eval_oov`), read from its list of words, so adding one does not segment again."""
+
     def body(out: Path) -> tuple[dict[str, Any], dict[str, Any]]:
         stats = segment_mod.segment_corpus(
             Path(text.path),
             out / CORPUS,
             options=options,
             workers=workers,
-            eval_words=dicts_mod.eval_set_words(sets),
+            words_file=out / segment_mod.WORDS_FILE,
             progress=True,
         )
         io = {
@@ -243,15 +263,13 @@ def segment(
         return asdict(stats), io
 
     extra_files = [*options.user_dicts, *filter(None, [options.stopwords])]
-    eval_files = [*sets.analogy.values(), *sets.similarity.values()]  # the OOV rates in the stats
-    inputs = [
-        text.key,
-        *(file_sha256(d) for d in extra_files),
-        *(f"{p.name}:{file_sha256(p)}" for p in eval_files),
-    ]
-    params = _jsonable(options) | {"eval_sets": sorted([*sets.analogy, *sets.similarity])}
-    code = code_version(segment_mod, dicts_mod, segment_mod.COMPILED_SOURCE)
-    return run_stage(root, "segment", inputs, params, code, body)
+    inputs = [text.key, *(file_sha256(d) for d in extra_files)]
+    params = _jsonable(options) | {"min_agreement": None}  # a check of the output, not a maker of it
+    code = segment_mod.RJIEBA_CODE if options.engine == "rjieba" else segment_mod.CODE
+    out = run_stage(root, "segment", inputs, params, code, body)
+    oov = segment_mod.eval_oov(Path(out.path) / segment_mod.WORDS_FILE, dicts_mod.eval_set_words(sets))
+    timing = replace(out.timing, extra={**out.timing.extra, "eval_oov": oov})
+    return replace(out, timing=timing, stats={**out.stats, "eval_oov": oov})
 
 
 @task(name="synthesize", cache_policy=NO_CACHE, task_run_name="synthesize-{language}")
@@ -276,7 +294,7 @@ def synthesize(root: Path, options: SyntheticOptions, language: synthetic_mod.La
     params = _jsonable(options) | {"language": language}
     del params["languages"]  # one language per stage: the others must not change its key
     stage = f"synthesize-{language}"  # one stage name per language: each has its own timing row
-    out = run_stage(root, stage, [], params, code_version(synthetic_mod), body)
+    out = run_stage(root, stage, [], params, synthetic_mod.CODE, body)
     return SyntheticCorpus(**_extend(out), language=language, neighbour_window=options.neighbour_window)
 
 
@@ -302,8 +320,7 @@ def structure(root: Path, model: StageOutput, corpus: SyntheticCorpus) -> tuple[
         }
         return {"metrics": len(metrics)}, io
 
-    code = code_version(synthetic_mod, evaluate_mod)
-    out = run_stage(root, "structure", [model.key], {}, code, body, point_id=model.key)
+    out = run_stage(root, "structure", [model.key], {}, synthetic_mod.CODE, body, point_id=model.key)
     return out, _saved_metrics(out)
 
 
@@ -340,34 +357,20 @@ def vocab(root: Path, corpus: StageOutput, min_count: int, workers: int) -> Stag
         }
         return counted.stats(), io
 
-    return run_stage(root, "vocab", [corpus.key], {"min_count": min_count}, code_version(vocab_mod), body)
+    return run_stage(root, "vocab", [corpus.key], {"min_count": min_count}, vocab_mod.CODE, body)
 
 
-def _train_identity(
-    corpus: StageOutput,
-    params: TrainParams,
-    track: train_mod.TrainTracking | None = None,
-    formats: tuple[VectorFormat, ...] = DEFAULT_VECTOR_FORMATS,
-) -> tuple[list[str], dict[str, Any], str]:
-    semantic = _jsonable(params) | {"workers": None}  # thread count changes speed, not what is learned
-    semantic |= {"formats": sorted({"kv", *formats})}
-    inputs = [corpus.key]
-    if track is not None:  # the epoch rows kept with the vectors depend on what was tracked
-        files = [*track.analogy.values(), *track.similarity.values()]
-        inputs += [f"{p.name}:{file_sha256(p)}" for p in files]
-        semantic |= {"probes": [list(pair) for pair in track.probes]}
-    # the vocabulary is the corpus's for params.min_count, counted by vocab_mod: its code is part of the key
-    return inputs, semantic, code_version(train_mod, vocab_mod)
+def _train_identity(corpus: StageOutput, params: TrainParams) -> tuple[list[str], dict[str, Any]]:
+    """What a point's vectors are made of: the corpus (its vocabulary is counted from it for
+    params.min_count by the vocab stage, whose code the train stage imports) and the params but the thread
+    count, which changes speed, not what is learned. The files written and the sets tracked per epoch
+    are left out: they change no vector."""
+    return [corpus.key], _jsonable(params) | {"workers": None}
 
 
-def point_id(
-    corpus: StageOutput,
-    params: TrainParams,
-    track: train_mod.TrainTracking | None = None,
-    formats: tuple[VectorFormat, ...] = DEFAULT_VECTOR_FORMATS,
-) -> str:
+def point_id(corpus: StageOutput, params: TrainParams) -> str:
     """A sweep point's id: the key of its training output, known before (and even without) training."""
-    return stage_key("train", *_train_identity(corpus, params, track, formats))
+    return stage_key("train", *_train_identity(corpus, params), train_mod.CODE.version())
 
 
 @task(name="train", cache_policy=NO_CACHE, task_run_name="train-{params.model}-w{params.window}")
@@ -380,7 +383,7 @@ def train(
     formats: tuple[VectorFormat, ...] = DEFAULT_VECTOR_FORMATS,
 ) -> TrainedModel:
     """Train one point on `corpus` with its vocabulary `words` (the vocab stage's output for the point's
-    min_count), writing `formats`."""
+    min_count), writing `formats`; a point trained before gets the formats it lacks from its vectors.kv."""
     corpus_file = Path(corpus.path) / CORPUS
 
     def body(out: Path) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -397,10 +400,11 @@ def train(
         }
         return asdict(stats), io
 
-    inputs, semantic, code = _train_identity(corpus, params, track, formats)
-    pid = point_id(corpus, params, track, formats)
+    inputs, semantic = _train_identity(corpus, params)
     # resumed: a killed training's checkpoints stay in the folder (train_word2vec picks up from them)
-    out = run_stage(root, "train", inputs, semantic, code, body, point_id=pid, resume=True)
+    pid = point_id(corpus, params)
+    out = run_stage(root, "train", inputs, semantic, train_mod.CODE, body, point_id=pid, resume=True)
+    train_mod.write_missing_formats(Path(out.path), formats)
     stats = train_mod.TrainStats(**out.stats)  # what the body returned, or the manifest of an earlier run
     return TrainedModel(
         **_extend(out),
@@ -433,7 +437,7 @@ def evaluate(root: Path, model: StageOutput, sets: EvalSets) -> tuple[StageOutpu
     files = [*sets.analogy.values(), *sets.similarity.values()]
     inputs = [model.key, *(f"{p.name}:{file_sha256(p)}" for p in files)]
     params = {"analogy": sorted(sets.analogy), "similarity": sorted(sets.similarity)}
-    code = code_version(evaluate_mod, *([subword_mod] if subword else []))
+    code = subword_mod.CODE if subword else evaluate_mod.CODE
     out = run_stage(root, "evaluate", inputs, params, code, body, point_id=model.key)
     return out, _saved_metrics(out)
 
@@ -492,8 +496,8 @@ def tutorial(root: Path, dump: Path, dump_sha: str, model: str, epochs: int) -> 
         }
         return result, io
 
-    code = code_version(baselines_mod.NAIVE_SCRIPT, baselines_mod)
-    out = run_stage(root, "tutorial", [f"dump:{dump_sha}"], {"model": model, "epochs": epochs}, code, body)
+    params = {"model": model, "epochs": epochs}
+    out = run_stage(root, "tutorial", [f"dump:{dump_sha}"], params, baselines_mod.TUTORIAL_CODE, body)
     timings = baselines_mod.tutorial_timings(out.stats, dump.stat().st_size, epochs, out.key)
     return BaselineOutput(**_extend(out), vocab_size=int(out.stats["vocab"]), timings=tuple(timings))
 
@@ -514,7 +518,7 @@ def word2vec_c(root: Path, corpus: StageOutput, params: TrainParams, threads: in
         return result, io
 
     semantic = {**params.model_dump(mode="json"), "threads": threads}
-    code = code_version(baselines_mod)
+    code = baselines_mod.WORD2VEC_C_CODE
     out = run_stage(root, "word2vec_c", [corpus.key], semantic, code, body, point_id=None)
     train_timing = replace(out.timing, stage="train", point_id=out.key)
     return BaselineOutput(**_extend(out), vocab_size=int(out.stats["vocab"]), timings=(train_timing,))

@@ -4,7 +4,8 @@ from pathlib import Path
 import pytest
 
 from tasks import bundled
-from tasks.config import ConfigError, EvalSets, Sweep, TrainParams, check_inputs, load_settings
+from tasks.config import ConfigError, EvalSets, Sweep, TrainParams, load_settings
+from tasks.inputs import check_inputs
 
 REPO = Path(__file__).resolve().parents[1]
 

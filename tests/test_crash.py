@@ -20,10 +20,12 @@ from tasks.config import EvalSets, ExtractOptions, SegmentOptions
 from tasks.core.records import StageTiming
 from tasks.core.workspace import NoSpaceError, atomic_path, file_sha256
 from tasks.dump.extract import extract_dump
+from tasks.dump.fetch import find_index
 from tasks.results.store import Store
 
 REPO = Path(__file__).resolve().parents[1]
 SAMPLE = REPO / "data" / "sample" / "zhwiki-sample-pages-articles-multistream.xml.bz2"
+INDEX = find_index(SAMPLE)
 TINY = REPO / "tests" / "fixtures" / "zhwiki-tiny-pages-articles-multistream.xml.bz2"
 SEGMENT = SegmentOptions(check_every=0)
 
@@ -33,8 +35,9 @@ from pathlib import Path
 from tasks import stages
 from tasks.config import ExtractOptions
 from tasks.core.workspace import file_sha256
+from tasks.dump.fetch import find_index
 dump = Path(sys.argv[2])
-stages.extract.fn(Path(sys.argv[1]), dump, file_sha256(dump), None, ExtractOptions(), 1)
+stages.extract.fn(Path(sys.argv[1]), dump, file_sha256(dump), find_index(dump), ExtractOptions(), 1)
 """
 
 SEGMENT_STAGE = """
@@ -71,7 +74,7 @@ def _outputs(stage_dir: Path) -> dict[str, bytes]:
 
 
 def test_sigkill_during_extract_then_rerun_gives_the_uninterrupted_output(tmp_path: Path) -> None:
-    clean = stages.extract.fn(tmp_path / "clean", SAMPLE, file_sha256(SAMPLE), None, ExtractOptions(), 1)
+    clean = stages.extract.fn(tmp_path / "clean", SAMPLE, file_sha256(SAMPLE), INDEX, ExtractOptions(), 1)
     root = tmp_path / "killed"
     folder = root / "extract" / clean.key
 
@@ -85,7 +88,7 @@ def test_sigkill_during_extract_then_rerun_gives_the_uninterrupted_output(tmp_pa
     assert 1 <= len(shards) < len(clean.stats["shards"])
     for name in shards:  # whatever has its final name is complete
         assert left[name] == (Path(clean.path) / name).read_bytes()
-    again = stages.extract.fn(root, SAMPLE, file_sha256(SAMPLE), None, ExtractOptions(), 1)
+    again = stages.extract.fn(root, SAMPLE, file_sha256(SAMPLE), INDEX, ExtractOptions(), 1)
     assert again.key == clean.key and again.stats["resumed_shards"] >= 1
     assert _outputs(folder) == _outputs(Path(clean.path))
     assert {k: v for k, v in again.stats.items() if k not in ("per_shard", "resumed_shards")} == {

@@ -16,8 +16,10 @@ import pytest
 
 from benchmarks.dumpgen import FOOTER, HEADER, DumpPage, page_xml, write_dump
 from tasks.config import ExtractOptions
+from tasks.dump import extract
 from tasks.dump.errors import ExtractError
-from tasks.dump.extract import ExtractStats, _chunks, extract_dump, find_index
+from tasks.dump.extract import ExtractStats, _chunks, extract_dump
+from tasks.dump.fetch import find_index
 from tasks.dump.pages import Page
 
 REPO = Path(__file__).resolve().parents[1]
@@ -551,10 +553,20 @@ def test_wrong_export_version_and_a_directory_are_refused(tmp_path: Path) -> Non
         ExtractError, match=rf"^{re.escape(str(folder))}: is a directory; pass the \.xml\.bz2 dump file$"
     ):
         extract_dump(folder, tmp_path / "out", options=KEEP_ALL, workers=1)
-    with pytest.raises(
-        ExtractError, match=rf"^{re.escape(str(folder))}: is a directory; pass the multistream index file$"
-    ):
-        extract_dump(TINY_MULTI, tmp_path / "out", options=KEEP_ALL, workers=1, index=folder)
+
+
+def test_a_resolved_dump_is_taken_as_resolved(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An index passed (None: one stream), as a run's plan or `zhvec extract` resolved it, is not looked for
+    again: the multistream dump is read as one stream, with the same text."""
+    monkeypatch.setattr(extract, "find_index", lambda dump: pytest.fail(f"looked for the index of {dump}"))
+    single = extract_dump(TINY_MULTI, tmp_path / "single", options=KEEP_ALL, workers=1, index=None)
+    multi = extract_dump(TINY_MULTI, tmp_path / "multi", options=KEEP_ALL, workers=1, index=TINY_INDEX)
+    layouts = [
+        json.loads((tmp_path / out / "text-00000.json").read_text(encoding="utf-8"))["identity"]["layout"]
+        for out in ("single", "multi")
+    ]
+    assert layouts == ["single", "multistream"]
+    assert _text(tmp_path / "single", single) == _text(tmp_path / "multi", multi)
 
 
 def test_hostile_text_is_cleaned_and_counted(tmp_path: Path) -> None:

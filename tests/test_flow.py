@@ -4,15 +4,18 @@ independent evaluation of the exported vectors, and a re-run must reuse every fi
 from __future__ import annotations
 
 import json
+from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 
 import duckdb
 import pytest
 
-from flows.pipeline import run_pipeline
+from flows.pipeline import run, run_pipeline
+from tasks.dump import fetch
 from tasks.vectors.evaluate import load_analogies, load_vectors
 from tests.ca8_reference import reference_ca8
-from tests.configs import ALL_EVAL_SETS, EVAL_DIR, OUTPUTS, TINY_DUMP
+from tests.configs import ALL_EVAL_SETS, EVAL_DIR, OUTPUTS, TINY_DUMP, TWO_EVAL_SETS
 
 STAGES = {"extract", "convert", "segment", "vocab", "train", "evaluate"}
 SETS = {"ca8_morphological", "ca8_semantic", "ca_translated", "wordsim240", "wordsim297"}
@@ -138,3 +141,59 @@ def test_rerun_reuses_every_stage_and_gives_the_same_metrics(finished_run: tuple
     sql = "SELECT point_id, eval_set, category, method, value, seen FROM metrics WHERE run_id = ?"
     sql += " ORDER BY ALL"
     assert query(root, sql, first) == query(root, sql, second)
+
+
+ONE_POINT = (
+    OUTPUTS
+    + """
+default: once
+pipelines:
+  once:
+    dump: {dump}
+    workers: 1
+    sweep: {{base: {{vector_size: 8, min_count: 2, epochs: 1}}}}
+    evaluate:
+"""
+    + TWO_EVAL_SETS
+)
+TINY_SINGLE = TINY_DUMP.with_name("zhwiki-tiny-pages-articles.xml.bz2")
+TINY_INDEX = TINY_DUMP.with_name("zhwiki-tiny-pages-articles-multistream-index.txt.bz2")
+
+
+@pytest.mark.parametrize(
+    ("dump", "index"), [(TINY_DUMP, TINY_INDEX), (TINY_SINGLE, None)], ids=["multistream", "single-stream"]
+)
+def test_a_run_looks_at_its_dump_and_for_its_index_once(
+    prefect_server: None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, dump: Path, index: Path | None
+) -> None:
+    """`zhvec run` resolves the dump once, as its config is checked before the flow starts; the flow, the
+    fetch and the extract stage take that plan and neither check the dump nor look for its index again."""
+    config = tmp_path / "pipelines.yaml"
+    config.write_text(ONE_POINT.format(root=tmp_path, dump=dump, eval=EVAL_DIR), encoding="utf-8")
+    looks: Counter[str] = Counter()
+
+    def spying(method: str) -> Callable[[Path], bool]:
+        real = getattr(Path, method)
+
+        def spy(path: Path) -> bool:
+            if path == dump:
+                looks[method] += 1
+            return bool(real(path))
+
+        return spy
+
+    for method in ("is_file", "is_dir"):
+        monkeypatch.setattr(Path, method, spying(method))
+    located: list[str] = []
+    index_name = fetch.index_name
+
+    def locating(name: str) -> str | None:
+        located.append(name)
+        return index_name(name)
+
+    monkeypatch.setattr(fetch, "index_name", locating)
+    result = run("once", str(config))
+    assert looks == {"is_dir": 1, "is_file": 1}  # by check_inputs: not a folder, and there
+    assert located == [dump.name]
+    assert result.dump is not None and (result.dump.dump, result.dump.index) == (dump, index)
+    assert [p.status for p in result.points] == ["completed"]

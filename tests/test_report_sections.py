@@ -10,10 +10,11 @@ import numpy as np
 import pytest
 
 from tasks.core.records import Metric, PointResult, StageTiming
+from tasks.dump.plan import plan_dump
 from tasks.report.projection import kl_divergence, pca, tsne
 from tasks.report.render import render_report
 from tasks.report.sections import pareto_front
-from tasks.results.store import Store, dump_date
+from tasks.results.store import Store
 
 
 def test_pareto_front_keeps_points_nothing_beats_on_both_axes() -> None:
@@ -36,7 +37,8 @@ def test_pareto_front_keeps_points_nothing_beats_on_both_axes() -> None:
     ],
 )
 def test_dump_date_comes_from_the_file_name(dump: str, expected: date | None) -> None:
-    assert dump_date(dump) == expected
+    source = dump if dump.startswith("https://") else Path(dump)
+    assert plan_dump(source, None).date == expected
 
 
 def test_pca_orders_axes_by_variance_with_stable_signs() -> None:
@@ -65,9 +67,8 @@ def test_tsne_separates_clusters_and_lowers_its_objective() -> None:
 
 
 def _record(store: Store, pipeline: str, kind: str, label: str, accuracy: float) -> str:
-    run_id = store.start_run(
-        pipeline, {}, "/d/zhwiki-20240601-pages-articles.xml.bz2", "ab" * 32, "c0de", kind=kind
-    )
+    dump = "/d/zhwiki-20240601-pages-articles.xml.bz2"
+    run_id = store.start_run(pipeline, {}, dump, "ab" * 32, "c0de", kind=kind, dump_date=date(2024, 6, 1))
     store.add_point(run_id, PointResult(f"{pipeline}-p", label, {"model": "sg"}, "completed", 10, 100))
     store.add_timings(run_id, [StageTiming("train", 12.0, 12.0, 1, 1, 1, 100, "words", f"{pipeline}-p")])
     store.add_metrics(
@@ -130,7 +131,7 @@ def test_flow_run_names_say_pipeline_dump_and_points(dump: str, name: str) -> No
     from tasks.config import Pipeline
 
     pipeline = Pipeline.model_validate({"dump": dump, "sweep": {"grid": {"model": ["sg", "cbow"]}}})
-    assert describe_run("p", pipeline) == name
+    assert describe_run("p", pipeline, plan_dump(Path(dump), None)) == name
 
 
 def test_a_generated_corpus_run_is_named_synthetic() -> None:
@@ -138,4 +139,4 @@ def test_a_generated_corpus_run_is_named_synthetic() -> None:
     from tasks.config import Pipeline
 
     pipeline = Pipeline.model_validate({"synthetic": {}, "sweep": {"grid": {"model": ["sg"]}}})
-    assert describe_run("s", pipeline) == "s · synthetic · 1 point"
+    assert describe_run("s", pipeline, None) == "s · synthetic · 1 point"

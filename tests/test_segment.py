@@ -26,6 +26,7 @@ from tasks.text.segment import (
     SegmentError,
     blank,
     blanked_sentences,
+    eval_oov,
     han_tokens,
     keep_token,
     load_engine,
@@ -151,12 +152,13 @@ def test_eval_dictionary_lowers_ca8_oov_on_whole_sample(tmp_path: Path, sample_t
             tmp_path / f"{len(dicts)}.txt",
             options=SegmentOptions(user_dicts=dicts, check_every=200 if dicts else 0),
             workers=1,
-            eval_words=words,
+            words_file=tmp_path / f"{len(dicts)}.words",
         )
         for dicts in ((), (EVAL_DICT,))
     )
+    plain_oov, dict_oov = (eval_oov(tmp_path / f"{n}.words", words) for n in (0, 1))
     for name in ("ca8_morphological", "ca8_semantic"):
-        assert with_dict.eval_oov[name] < plain.eval_oov[name]
+        assert dict_oov[name] < plain_oov[name]
     sampled = [
         line for line in text_lines(sample_text) if line.strip() and zlib.crc32(line.encode()) % 200 == 0
     ]
@@ -258,14 +260,18 @@ def test_vocabulary_and_eval_oov(tmp_path: Path) -> None:
         tmp_path / "c.txt",
         options=SegmentOptions(),
         workers=1,
-        eval_words={"capitals": frozenset({"北京", "东京", "巴黎", "伦敦"}), "empty": frozenset()},
+        words_file=tmp_path / "words.txt",
     )
     assert corpus_lines(tmp_path / "c.txt") == [
         ["北京", "是", "中国", "的", "首都"],
         ["东京", "是", "日本", "的", "首都"],
     ]
     assert (stats.lines_in, stats.blank_lines, stats.sentences, stats.vocab_size) == (3, 1, 2, 7)
-    assert stats.eval_oov == {"capitals": 0.5}
+    assert (tmp_path / "words.txt").read_text(encoding="utf-8").split() == sorted(
+        {"北京", "是", "中国", "的", "首都", "东京", "日本"}
+    )
+    eval_words = {"capitals": frozenset({"北京", "东京", "巴黎", "伦敦"}), "empty": frozenset()}
+    assert eval_oov(tmp_path / "words.txt", eval_words) == {"capitals": 0.5}
     assert stats.bytes_in == src.stat().st_size and stats.bytes_per_s > 0
 
 

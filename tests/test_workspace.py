@@ -4,9 +4,12 @@ from pathlib import Path
 
 import pytest
 
+from tasks.core.identity import StageCode
 from tasks.core.records import StageTiming
 from tasks.core.workspace import atomic_path, stage_key, write_json_atomic
 from tasks.stages import run_stage
+
+CODE = StageCode(("tasks.core.records",))
 
 
 def test_atomic_path_leaves_nothing_on_failure(tmp_path: Path) -> None:
@@ -50,15 +53,15 @@ def test_finished_stage_is_skipped_and_interrupted_one_redone(tmp_path: Path) ->
         (out / "result.txt").write_text("42", encoding="utf-8")
         return {"answer": 42}, {"bytes_in": 1, "bytes_out": 2, "items": 3, "item_unit": "things"}
 
-    first = run_stage(tmp_path, "demo", ["in"], {"p": 1}, "v1", body)
-    again = run_stage(tmp_path, "demo", ["in"], {"p": 1}, "v1", body)
+    first = run_stage(tmp_path, "demo", ["in"], {"p": 1}, CODE, body)
+    again = run_stage(tmp_path, "demo", ["in"], {"p": 1}, CODE, body)
     assert len(calls) == 1
     assert isinstance(again.timing, StageTiming) and again.timing.cached and not first.timing.cached
     assert again.stats == {"answer": 42} and again.key == first.key
 
     (Path(first.path) / "manifest.json").unlink()  # as if killed before the manifest was written
     (Path(first.path) / "stray.tmp").write_text("partial", encoding="utf-8")
-    redone = run_stage(tmp_path, "demo", ["in"], {"p": 1}, "v1", body)
+    redone = run_stage(tmp_path, "demo", ["in"], {"p": 1}, CODE, body)
     assert len(calls) == 2 and not redone.timing.cached
     assert not (Path(first.path) / "stray.tmp").exists()
 
@@ -71,7 +74,7 @@ def test_resume_keeps_what_an_unfinished_attempt_left(tmp_path: Path) -> None:
         (out / "piece-1.txt").write_text("done", encoding="utf-8")
         return {}, {"bytes_in": 0, "bytes_out": 4, "items": 1, "item_unit": "pieces"}
 
-    first = run_stage(tmp_path, "demo", ["in"], {}, "v1", body, resume=True)
+    first = run_stage(tmp_path, "demo", ["in"], {}, CODE, body, resume=True)
     (Path(first.path) / "manifest.json").unlink()  # killed after piece 1, before the manifest
-    run_stage(tmp_path, "demo", ["in"], {}, "v1", body, resume=True)
+    run_stage(tmp_path, "demo", ["in"], {}, CODE, body, resume=True)
     assert seen == [[], ["piece-1.txt"]]

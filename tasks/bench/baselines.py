@@ -16,11 +16,15 @@ from gensim.models import KeyedVectors
 from tasks import bundled
 from tasks.config import TrainParams
 from tasks.core.errors import InputError
+from tasks.core.identity import StageCode
 from tasks.core.measure import measure
 from tasks.core.records import StageTiming
 
 NAIVE_SCRIPT = bundled.root() / "benchmarks" / "naive_pipeline.py"
 NAIVE_STAGES = ("extract", "convert", "segment", "train")
+# What makes the baselines' vectors: the tutorial script and the libraries it calls; word2vec.c's build.
+TUTORIAL_CODE = StageCode((__name__,), libraries=("gensim", "jieba", "OpenCC"), scripts=(NAIVE_SCRIPT,))
+WORD2VEC_C_CODE = StageCode((__name__,), libraries=("word2vec",))
 NAIVE_FILES = {"extract": "wiki.txt", "convert": "wiki.zhs.txt", "segment": "wiki.seg.txt"}
 VECTORS = "vectors.kv"
 

@@ -16,7 +16,6 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 from tasks.core.errors import InputError
@@ -40,16 +39,6 @@ def file_sha256(path: Path, chunk: int = 1 << 22) -> str:
         while block := fh.read(chunk):
             digest.update(block)
     return digest.hexdigest()
-
-
-def code_version(*sources: ModuleType | Path) -> str:
-    """Hash of the stage's own source files: editing a stage invalidates only its outputs."""
-    digest = hashlib.sha256()
-    for item in sources:
-        source = item if isinstance(item, Path) else Path(item.__file__ or "")
-        digest.update(source.name.encode())
-        digest.update(source.read_bytes())
-    return digest.hexdigest()[:16]
 
 
 def stage_key(stage: str, inputs: Sequence[str], params: Mapping[str, Any], code: str) -> str:

@@ -29,22 +29,26 @@ import time
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass, field
+from enum import Enum
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from tqdm import tqdm
 
+from tasks.core.identity import StageCode
 from tasks.core.pool import worker_pool
 from tasks.core.workspace import atomic_path, write_json_atomic
-from tasks.dump import decode, pages, wikitext
+from tasks.dump import decode, pages
 from tasks.dump.errors import ExtractError
-from tasks.dump.fetch import DUMP_FILE, INDEX_FILE, directory_given, index_name
+from tasks.dump.fetch import DUMP_FILE, directory_given, find_index
 from tasks.dump.pages import Page, Where
 from tasks.dump.wikitext import is_disambiguation, is_redirect, prose_text
 
 if TYPE_CHECKING:  # workers get a _Keep instead: importing pydantic would cost each ~0.1 s at start
     from tasks.config import ExtractOptions
 
+# What makes the text: this module and what it imports (the decoder, page scanner, cleaner and their C).
+CODE = StageCode((__name__,))
 MIN_CHUNK_BYTES = 256 << 10
 MAX_CHUNK_BYTES = 4 << 20
 XML_PER_BZ2 = 4  # zhwiki pages-articles: ~4 bytes of XML per byte of bz2, so shards of both layouts are alike
@@ -119,10 +123,11 @@ class _Job:
 # --- the shards -----------------------------------------------------------------------------------------
 
 
-def find_index(dump: Path) -> Path | None:
-    """`X-multistream-index.txt.bz2` beside `X-multistream.xml.bz2`, if it is there."""
-    name = index_name(dump.name)
-    return dump.with_name(name) if name and dump.with_name(name).is_file() else None
+class Beside(Enum):
+    """`extract_dump`'s default `index`, for a dump no caller has resolved: it checks the dump itself and
+    looks for the index beside it."""
+
+    INDEX = "the index beside the dump"
 
 
 def _shard_name(number: int) -> str:
@@ -135,22 +140,27 @@ def extract_dump(
     *,
     options: ExtractOptions,
     workers: int,
-    index: Path | None = None,
+    index: Path | None | Beside = Beside.INDEX,
     progress: bool = False,
     chunk_bytes: int | None = None,
 ) -> ExtractStats:
     """Write the prose of every kept article to `out_dir/text-00000.txt`, … and count what was kept.
 
     Keeps namespace 0 minus redirects, disambiguation pages (unless `options.keep_disambiguation`) and
-    articles with less than `options.min_chars` prose characters (or none). `index` defaults to the one
-    found beside the dump; without one the dump is read as a single stream. Shards already complete in
+    articles with less than `options.min_chars` prose characters (or none). Shards already complete in
     `out_dir` for the same input are kept and counted (resume); anything else there named like a shard
     is removed, so at the end the folder holds exactly this run's shards.
+
+    `index` is the dump's multistream index, or None to read it as a single stream, as the caller resolved
+    both (`resolve_dump`, a run's plan): neither is looked at again. Left out, the dump is checked here and
+    its index looked for beside it (none there: a single stream).
     """
-    if dump.is_dir():
-        raise ExtractError(directory_given(dump, DUMP_FILE))
-    if not dump.is_file():
-        raise ExtractError(f"{dump}: dump file not found")
+    if index is Beside.INDEX:
+        if dump.is_dir():
+            raise ExtractError(directory_given(dump, DUMP_FILE))
+        if not dump.is_file():
+            raise ExtractError(f"{dump}: dump file not found")
+        index = find_index(dump)
     size = dump.stat().st_size
     if size == 0:
         raise ExtractError(f"{dump}: empty file")
@@ -158,15 +168,10 @@ def extract_dump(
         magic = fh.read(4)
     if re.fullmatch(rb"BZh[1-9]", magic) is None:
         raise ExtractError(f"{dump}: not a bz2 file (byte 0 is {magic!r}, expected b'BZh1'..b'BZh9')")
-    index = index or find_index(dump)
-    if index is not None and index.is_dir():
-        raise ExtractError(directory_given(index, INDEX_FILE))
-    if index is not None and not index.is_file():
-        raise ExtractError(f"{index}: multistream index not found")
     chunk_bytes = chunk_bytes or min(MAX_CHUNK_BYTES, max(MIN_CHUNK_BYTES, size // 8))
     out_dir.mkdir(parents=True, exist_ok=True)
     _remove_unrecorded(out_dir)
-    code = _code_identity()
+    code = CODE.version()
     workers = max(1, workers)
     # The workers start at once (one: none, the work runs here) and import this module through their
     # initializer while the jobs are planned (reading the index takes a while).
@@ -217,21 +222,6 @@ def _total(per_shard: list[ShardStats], size: int) -> ExtractStats:
         bad_utf8_pages=counts["bad_utf8_pages"],
         removed_chars=counts["removed_chars"],
     )
-
-
-def code_sources() -> tuple[Path, ...]:
-    """The source files of the code that makes the extracted text: this module, the decoder, the page
-    scanner and the cleaner, with their compiled parts."""
-    modules = (Path(__file__), *(Path(m.__file__ or "") for m in (decode, pages, wikitext)))
-    return tuple(dict.fromkeys((*modules, *pages.COMPILED_SOURCES, *wikitext.COMPILED_SOURCES)))
-
-
-def _code_identity() -> str:
-    """The hash of `code_sources`: a shard made by other code is not resumed."""
-    digest = hashlib.sha256()
-    for source in code_sources():
-        digest.update(source.read_bytes())
-    return digest.hexdigest()[:16]
 
 
 def _remove_unrecorded(out_dir: Path) -> None:

@@ -25,7 +25,8 @@ from tasks.core.errors import InputError
 
 BLOCK = 1 << 20
 SUMS = (("sha1", "sha1sums"), ("md5", "md5sums"))
-_DUMP_NAME = re.compile(r"(?P<wiki>[a-z0-9_]+)-(?P<date>\d{8}|latest)-(?P<rest>.+)")
+# A Wikimedia dump file name: its wiki, its date (or `latest`) and what it holds.
+DUMP_NAME = re.compile(r"(?P<wiki>[a-z0-9_]+)-(?P<date>\d{8}|latest)-(?P<rest>.+)")
 _CONTENT_RANGE = re.compile(r"bytes (\d+)-\d+/(\d+|\*)")
 _MULTISTREAM = "-multistream.xml.bz2"
 DUMP_FILE = "the .xml.bz2 dump file"
@@ -68,25 +69,32 @@ def index_name(dump_name: str) -> str | None:
     return dump_name.removesuffix(".xml.bz2") + "-index.txt.bz2"
 
 
+def find_index(dump: Path) -> Path | None:
+    """`X-multistream-index.txt.bz2` beside `X-multistream.xml.bz2`, if it is there."""
+    name = index_name(dump.name)
+    return dump.with_name(name) if name and dump.with_name(name).is_file() else None
+
+
 def resolve_dump(
     source: str | Path, cache: Path, *, index: Path | None = None, progress: bool = False, timeout: float = 60
 ) -> DumpFiles:
     """The dump (and index) to read: a local path as given, a URL downloaded and verified into `cache`.
 
-    The index is `index` if given, else the one beside a local dump if present, else for a URL of a
-    multistream dump the one published beside it (downloaded and verified too).
+    The index is `index` if given (it must be there), else the one beside a local dump if present, else for
+    a URL of a multistream dump the one published beside it (downloaded and verified too). What is returned
+    has been checked: `extract_dump` takes it as found.
     """
     if index is not None and index.is_dir():
         raise FetchError(directory_given(index, INDEX_FILE))
+    if index is not None and not index.is_file():
+        raise FetchError(f"{index}: multistream index not found")
     if not is_url(source):
         dump = Path(source)
         if dump.is_dir():
             raise FetchError(directory_given(dump, DUMP_FILE))
         if not dump.is_file():
             raise FetchError(f"{dump}: dump file not found")
-        if index is None and (name := index_name(dump.name)) and (dump.parent / name).is_file():
-            index = dump.parent / name
-        return DumpFiles(dump, index)
+        return DumpFiles(dump, index or find_index(dump))
     url = str(source)
     name = Path(urlsplit(url).path).name
     sums = published_checksums(url, timeout=timeout)
@@ -104,7 +112,7 @@ def resolve_dump(
 def published_checksums(url: str, *, timeout: float = 60) -> dict[str, Checksum]:
     """`{file name: checksum}` from the sums file beside the dump (SHA-1 preferred, else MD5)."""
     name = Path(urlsplit(url).path).name
-    parsed = _DUMP_NAME.fullmatch(name)
+    parsed = DUMP_NAME.fullmatch(name)
     if parsed is None:
         raise FetchError(
             f"{url}: cannot locate its checksum file: expected a dumps.wikimedia.org file name "
@@ -147,7 +155,7 @@ def _lookup(sums: dict[str, Checksum], name: str, url: str) -> tuple[str, Checks
     stands for, so the cache keeps dated names and a newer dump is never mistaken for a cached one."""
     if name in sums:
         return name, sums[name]
-    parsed = _DUMP_NAME.fullmatch(name)
+    parsed = DUMP_NAME.fullmatch(name)
     if parsed and parsed["date"] == "latest":
         dated = re.compile(rf"{re.escape(parsed['wiki'])}-\d{{8}}-{re.escape(parsed['rest'])}")
         matches = sorted(n for n in sums if dated.fullmatch(n))

@@ -15,14 +15,12 @@ from __future__ import annotations
 import re
 import xml.etree.ElementTree as ET
 from collections.abc import Iterable, Iterator
-from pathlib import Path
 from typing import NamedTuple, NoReturn
 
 from tasks.dump import _pages
 from tasks.dump.errors import ExtractError
 
 # The compiled scanner's source: part of the code identity of extracted text.
-COMPILED_SOURCES = (Path(__file__).with_name("_pages.c"), Path(__file__).with_name("_text.h"))
 
 EXPORT_NAMESPACE = "http://www.mediawiki.org/xml/export-"
 EXPORT_VERSIONS = ("0.10", "0.11")  # current Wikimedia dumps (0.11) and the version before

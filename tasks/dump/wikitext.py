@@ -29,12 +29,10 @@ import re
 from bisect import bisect_left
 from collections import Counter
 from collections.abc import Callable
-from pathlib import Path
 
 from tasks.dump import _wikitext
 
 # The compiled cleaner's source: part of the code identity of extracted text.
-COMPILED_SOURCES = (Path(__file__).with_name("_wikitext.c"), Path(__file__).with_name("_text.h"))
 
 _DROPPED_ELEMENTS = (
     "ref|references|math|chem|ce|gallery|score|syntaxhighlight|source|pre|timeline|graph|mapframe|maplink"

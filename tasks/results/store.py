@@ -109,19 +109,6 @@ READ_WAIT_S = 30.0
 WRITE_WAIT_S = 120.0
 _START_SLACK_S = 2.0
 _LOCK_HOLDER = re.compile(r"Conflicting lock is held in .* \(PID (\d+)\)")
-_DUMP_DATE = re.compile(r"(?:^|/)[a-z_]+wiki-(\d{4})(\d{2})(\d{2})-")
-
-
-def dump_date(dump: str) -> date | None:
-    """The date in a Wikimedia dump name (`zhwiki-20240601-pages-…`), so runs over successive dumps can be
-    ordered by what they read; None for `-latest-` or any other name."""
-    match = _DUMP_DATE.search(dump)
-    if match is None:
-        return None
-    try:
-        return date(*(int(g) for g in match.groups()))
-    except ValueError:
-        return None
 
 
 _TABLES = """
@@ -411,8 +398,10 @@ class Store:
         code_version: str,
         kind: str = "pipeline",
         flow_run_id: str | None = None,
+        dump_date: date | None = None,
     ) -> str:
-        """Record a new run as 'running' and return its id; `kind='reference'` marks a baseline."""
+        """Record a new run as 'running' and return its id; `kind='reference'` marks a baseline, `dump_date`
+        is the date in the dump's name (tasks/dump/plan.py)."""
         started = _utcnow()
         run_id = f"{started:%Y%m%d-%H%M%S}-{secrets.token_hex(3)}"
         with self._transaction() as con:
@@ -431,7 +420,7 @@ class Store:
                     RUNNING,
                     started,
                     _json(config),
-                    dump_date(dump),
+                    dump_date,
                     kind,
                     flow_run_id,
                     os.getpid(),

@@ -24,12 +24,16 @@ import numpy.typing as npt
 import plotly.graph_objects as go
 from scipy import stats
 
+from tasks.core.identity import StageCode
 from tasks.core.records import Metric
 from tasks.core.workspace import atomic_path
 from tasks.vectors.evaluate import ALL, Vectors
 
 Language = Literal["random", "proximity"]
 LANGUAGES: tuple[Language, ...] = ("random", "proximity")
+# What makes a language and its structure scores: this code (and the evaluation it reads vectors with),
+# numpy's random generator and scipy (Spearman).
+CODE = StageCode((__name__,), libraries=("numpy", "scipy", "gensim"))
 ALPHABET_FILE = "alphabet.txt"
 RULES = "alphabet"
 SPEARMAN_METHOD = "spearman-alphabet"

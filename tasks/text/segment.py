@@ -39,6 +39,7 @@ import numpy.typing as npt
 
 from tasks.config import Engine, SegmentOptions
 from tasks.core.errors import InputError
+from tasks.core.identity import StageCode
 from tasks.core.pool import imap_shards
 from tasks.core.workspace import atomic_path
 from tasks.text import _cut
@@ -65,7 +66,11 @@ _LATIN = re.compile(r"[A-Za-z][A-Za-z'\-]*")
 BLOCK_PUNCT = "+#&._%-"
 _BLOCK_PUNCT_TOKEN = re.compile(r"([-+#&._%](?<= [-+#&._%])[-+#&._%]*) ")  # a token of them, and its space
 SYMBOLS_END = 0x20000  # no punctuation, symbol or whitespace character lies past plane 1 (tested)
-COMPILED_SOURCE = Path(__file__).with_name("_cut.c")  # engine cjieba: part of the code identity of a corpus
+# What makes the corpus: this code with its C cutter and prefix dictionary, jieba's version and dictionary
+# (every engine reads it), and for engine rjieba, jieba-rs.
+WORDS_FILE = "words.txt"  # the corpus's distinct words, for the eval sets' OOV rates
+CODE = StageCode((__name__,), libraries=("jieba",), data=("jieba:dict.txt",))
+RJIEBA_CODE = StageCode((__name__,), libraries=("jieba", "rjieba"), data=("jieba:dict.txt",))
 
 
 class SegmentError(InputError):
@@ -79,8 +84,9 @@ class AgreementError(SegmentError):
 @dataclass(frozen=True)
 class SegmentStats:
     """Counts of one segmentation; `eval_oov` maps each eval set to the share of its distinct words that
-    never occur in the corpus, and `agreement_rate` is the share of the lines also cut by jieba (engines
-    cjieba and rjieba, `check_every`) whose checked tokens (`checked_tokens`) equal jieba's."""
+    never occur in the corpus (filled in by the segment stage, see `eval_oov`), and `agreement_rate` is the
+    share of the lines also cut by jieba (engines cjieba and rjieba, `check_every`) whose checked tokens
+    (`checked_tokens`) equal jieba's."""
 
     engine: str
     shards: int
@@ -579,19 +585,25 @@ def agreement_error(
     )
 
 
+def eval_oov(words_file: Path, eval_words: Mapping[str, frozenset[str]]) -> dict[str, float]:
+    """Each eval set's share of distinct words that never occur in a corpus, from its `words_file`."""
+    vocab = set(words_file.read_text(encoding="utf-8").split("\n"))
+    return {name: len(words - vocab) / len(words) for name, words in eval_words.items() if words}
+
+
 def segment_corpus(
     src: Path,
     corpus: Path,
     *,
     options: SegmentOptions,
     workers: int,
-    eval_words: Mapping[str, frozenset[str]] | None = None,
+    words_file: Path | None = None,
     progress: bool = False,
 ) -> SegmentStats:
     """Segment a shard folder (or one file) into the single `corpus` file gensim's `corpus_file` reads.
 
-    Dictionaries and stopwords are read before any work, so a bad one fails fast. `eval_words` (eval set
-    name -> its distinct words) gives the out-of-vocabulary rates in the stats. The jieba check of the
+    Dictionaries and stopwords are read before any work, so a bad one fails fast. `words_file`, if given,
+    gets the corpus's distinct words, one a line (sorted), for `eval_oov`. The jieba check of the
     sampled lines runs here, in a thread, so only this process loads jieba's dictionary, while the workers
     segment; below `min_agreement` it raises `AgreementError` naming the first differing line, before the
     corpus is written.
@@ -642,6 +654,9 @@ def segment_corpus(
         finally:
             shutil.rmtree(parts_dir, ignore_errors=True)
             _REPORTED.pop(run, None)  # what this process reported itself, when it segmented in-process
+    if words_file is not None:
+        with atomic_path(words_file) as tmp:
+            tmp.write_text("".join(f"{w}\n" for w in sorted(vocab)), encoding="utf-8")
     seconds = time.perf_counter() - started
     bytes_in = sum(p.stat().st_size for p in inputs)
     return SegmentStats(
@@ -661,9 +676,6 @@ def segment_corpus(
         bytes_per_s=round(bytes_in / seconds) if seconds else 0.0,
         agreement_lines=checked,
         agreement_rate=agreed / checked if checked else None,
-        eval_oov={
-            name: len(words - vocab) / len(words) for name, words in (eval_words or {}).items() if words
-        },
         long_line_cuts=sum(piece.cut for piece in pieces),
         long_sentences=totals["long_sentences"],
     )

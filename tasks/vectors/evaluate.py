@@ -26,6 +26,7 @@ from gensim.models import KeyedVectors
 from scipy import stats
 
 from tasks.core.errors import InputError
+from tasks.core.identity import StageCode
 from tasks.core.records import Metric
 
 Method = Literal["3cosadd", "3cosmul"]
@@ -35,6 +36,8 @@ AnalogySet = dict[str, list[Question]]
 FloatMatrix = npt.NDArray[np.float32]
 IntArray = npt.NDArray[np.int64]
 
+# What makes the scores: this code, gensim (reading vectors), numpy and scipy (Spearman).
+CODE = StageCode((__name__,), libraries=("gensim", "numpy", "scipy"))
 ALL = "all"
 DEFAULT_CATEGORY = "default"
 METHODS: tuple[Method, ...] = ("3cosadd", "3cosmul")

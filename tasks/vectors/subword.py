@@ -24,10 +24,13 @@ from gensim.models import KeyedVectors
 from gensim.models.fasttext import FastTextKeyedVectors, ft_ngram_hashes
 
 from tasks.core.errors import InputError
+from tasks.core.identity import StageCode
 from tasks.core.records import Metric
 from tasks.vectors.evaluate import ALL, evaluate_all, load_analogies, load_similarity, vectors_from
 
 SUFFIX = "+subword"
+# What makes a fastText point's scores: the evaluation's code and libraries, and this module.
+CODE = StageCode((__name__,), libraries=("gensim", "numpy", "scipy"))
 
 
 def load_fasttext(path: Path) -> FastTextKeyedVectors:

@@ -24,6 +24,7 @@ from gensim.models.word2vec import FAST_VERSION
 from tasks.config import DEFAULT_PROBES, DEFAULT_VECTOR_FORMATS, FASTTEXT_BUCKET, TrainParams, VectorFormat
 from tasks.core import activity
 from tasks.core.errors import InputError
+from tasks.core.identity import StageCode
 from tasks.core.workspace import NoSpaceError, atomic_path
 from tasks.vectors import evaluate as evaluate_mod
 from tasks.vectors import vocab as vocab_mod
@@ -31,6 +32,8 @@ from tasks.vectors import vocab as vocab_mod
 # Each format's file; vectors.kv is always written (evaluation and queries read it).
 VECTOR_FILES: dict[VectorFormat, str] = {"kv": "vectors.kv", "bin": "vectors.bin", "txt": "vectors.txt"}
 KV_FILE = VECTOR_FILES["kv"]
+# What makes the vectors: this code (with the vocabulary it is built from) and gensim's and numpy's builds.
+CODE = StageCode((__name__,), libraries=("gensim", "numpy"))
 # `checkpoint-<epochs finished>/`: the model and state a killed training resumes from, gone once it ends.
 CHECKPOINT_PREFIX = "checkpoint-"
 _CHECKPOINT_MODEL = "model"
@@ -219,12 +222,27 @@ def save_vectors(wv: KeyedVectors, out_dir: Path, formats: Sequence[VectorFormat
     out_dir.mkdir(parents=True, exist_ok=True)
     names = list(dict.fromkeys([KV_FILE, *(VECTOR_FILES[f] for f in formats)]))
     for name in names:
-        with atomic_path(out_dir / name) as tmp:
-            if name == KV_FILE:
-                wv.save(str(tmp), separately=[])  # one file, so the atomic rename covers all of it
-            else:
-                wv.save_word2vec_format(str(tmp), binary=name == VECTOR_FILES["bin"])
+        _write(wv, out_dir / name)
     return sum((out_dir / name).stat().st_size for name in names)
+
+
+def write_missing_formats(out_dir: Path, formats: Sequence[VectorFormat]) -> list[str]:
+    """The files of `formats` a trained point lacks (it was trained asking for others), written from its
+    vectors.kv: a format is a way of writing the same vectors, never a reason to train again."""
+    missing = [VECTOR_FILES[f] for f in formats if not (out_dir / VECTOR_FILES[f]).is_file()]
+    if missing:
+        wv = KeyedVectors.load(str(out_dir / KV_FILE))
+        for name in missing:
+            _write(wv, out_dir / name)
+    return missing
+
+
+def _write(wv: KeyedVectors, path: Path) -> None:
+    with atomic_path(path) as tmp:
+        if path.name == KV_FILE:
+            wv.save(str(tmp), separately=[])  # one file, so the atomic rename covers all of it
+        else:
+            wv.save_word2vec_format(str(tmp), binary=path.name == VECTOR_FILES["bin"])
 
 
 def epoch_alphas(alpha: float, min_alpha: float, epochs: int) -> list[tuple[float, float]]:

@@ -17,10 +17,13 @@ from pathlib import Path
 from typing import Any
 
 from tasks.core.errors import InputError
+from tasks.core.identity import StageCode
 from tasks.core.pool import imap_shards
 from tasks.core.workspace import atomic_path
 from tasks.text.shards import utf8_error
 
+# What makes the counts: this code alone (its sentence cuts follow gensim's constant, copied here).
+CODE = StageCode((__name__,))
 VOCAB_FILE = "vocab.json"
 MAX_SENTENCE_WORDS = 10_000  # gensim's MAX_WORDS_IN_BATCH: LineSentence cuts longer lines into sentences
 BLOCK_BYTES = 4 << 20  # read per step in a worker: the split list of one block stays small
