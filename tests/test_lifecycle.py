@@ -65,6 +65,19 @@ def _env(server: Server | None, stall: str | None = None, mark: Path | None = No
     return env
 
 
+def _zhvec_run(config: str, server: Server, umask: int = -1) -> subprocess.CompletedProcess[str]:
+    """`zhvec run --config CONFIG` to its end, reporting to `server`."""
+    return subprocess.run(
+        [sys.executable, "-m", "flows.cli", "run", "--config", config],
+        cwd=REPO,
+        env=_env(server),
+        capture_output=True,
+        text=True,
+        timeout=300,
+        umask=umask,
+    )
+
+
 def _tree(pid: int) -> list[psutil.Process]:
     process = psutil.Process(pid)
     return [process, *process.children(recursive=True)]
@@ -188,14 +201,7 @@ def test_a_signal_stops_the_run_in_one_line_and_a_re_run_resumes(
     assert shown["error"] == line.removeprefix("zhvec run: ")
     interrupted = str(shown["run_id"])
 
-    again = subprocess.run(
-        [sys.executable, "-m", "flows.cli", "run", "--config", str(tmp_path / "pipelines.yaml")],
-        cwd=REPO,
-        env=_env(dedicated),
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    again = _zhvec_run(str(tmp_path / "pipelines.yaml"), dedicated)
     assert again.returncode == 0, again.stderr
     shown = _results(tmp_path, capsys)
     assert shown["status"] == "completed" and shown["run_id"] != interrupted
@@ -239,14 +245,7 @@ def test_a_point_killed_after_epoch_2_of_3_resumes_at_epoch_3(
     proc.kill()
     proc.wait()
 
-    again = subprocess.run(
-        [sys.executable, "-m", "flows.cli", "run", "--config", str(tmp_path / "pipelines.yaml")],
-        cwd=REPO,
-        env=_env(dedicated_server),
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    again = _zhvec_run(str(tmp_path / "pipelines.yaml"), dedicated_server)
     assert again.returncode == 0, again.stderr
     shown = _results(tmp_path, capsys)
     with Store(tmp_path / "work" / "zhvec.duckdb", read_only=True) as store:
@@ -287,14 +286,7 @@ def test_a_failing_run_ends_in_one_line_naming_its_log(dedicated_server: Server,
     (tmp_path / index.name).write_bytes(index.read_bytes())
     config = tmp_path / "pipelines.yaml"
     config.write_text(CONFIG.format(root=tmp_path, dump=dump, eval=EVAL_DIR), encoding="utf-8")
-    failed = subprocess.run(
-        [sys.executable, "-m", "flows.cli", "run", "--config", str(config)],
-        cwd=REPO,
-        env=_env(dedicated_server),
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    failed = _zhvec_run(str(config), dedicated_server)
     assert failed.returncode == 2
     output = failed.stdout + failed.stderr
     assert "Traceback" not in output and "nanobind" not in output, output
@@ -306,15 +298,7 @@ def test_a_failing_run_ends_in_one_line_naming_its_log(dedicated_server: Server,
 
 
 def test_files_written_under_umask_022_are_0644(dedicated_server: Server, tmp_path: Path) -> None:
-    done = subprocess.run(
-        [sys.executable, "-m", "flows.cli", "run", "--config", str(_config(tmp_path))],
-        cwd=REPO,
-        env=_env(dedicated_server),
-        capture_output=True,
-        text=True,
-        timeout=300,
-        umask=0o022,
-    )
+    done = _zhvec_run(str(_config(tmp_path)), dedicated_server, umask=0o022)
     assert done.returncode == 0, done.stderr
     files = [p for p in (tmp_path / "work").rglob("*") if p.is_file()]
     modes = {oct(p.stat().st_mode & 0o777) for p in files}

@@ -22,7 +22,7 @@ from tasks.core.errors import InputError
 
 MANIFEST = "manifest.json"
 LOCK = ".zhvec.lock"
-_FULL = (errno.ENOSPC, errno.EFBIG, errno.EDQUOT)
+DISK_FULL = (errno.ENOSPC, errno.EFBIG, errno.EDQUOT)  # the errnos of a refused write
 
 
 class WorkspaceBusy(InputError):
@@ -48,9 +48,10 @@ def stage_key(stage: str, inputs: Sequence[str], params: Mapping[str, Any], code
     return hashlib.sha256(payload.encode()).hexdigest()[:20]
 
 
-def _fsync_dir(folder: Path) -> None:
-    """Persist a rename: without it a power cut may forget that the file got its final name."""
-    fd = os.open(folder, os.O_RDONLY)
+def fsync_path(path: Path) -> None:
+    """Persist a file's bytes, or a folder's entries (a rename: without it a power cut may forget that a file
+    got its final name)."""
+    fd = os.open(path, os.O_RDONLY)
     try:
         os.fsync(fd)
     finally:
@@ -89,9 +90,9 @@ def atomic_path(final: Path) -> Iterator[Path]:
             os.fchmod(fh.fileno(), 0o666 & ~_umask())
             os.fsync(fh.fileno())
         os.replace(tmp, final)
-        _fsync_dir(final.parent)
+        fsync_path(final.parent)
     except OSError as exc:
-        if exc.errno not in _FULL or isinstance(exc, NoSpaceError):
+        if exc.errno not in DISK_FULL or isinstance(exc, NoSpaceError):
             raise
         raise NoSpaceError(
             exc.errno,

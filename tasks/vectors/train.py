@@ -3,7 +3,6 @@ point."""
 
 from __future__ import annotations
 
-import errno
 import itertools
 import json
 import logging
@@ -25,7 +24,7 @@ from tasks.config import DEFAULT_PROBES, DEFAULT_VECTOR_FORMATS, FASTTEXT_BUCKET
 from tasks.core import activity
 from tasks.core.errors import InputError
 from tasks.core.identity import StageCode
-from tasks.core.workspace import NoSpaceError, atomic_path
+from tasks.core.workspace import DISK_FULL, NoSpaceError, atomic_path, fsync_path
 from tasks.vectors import evaluate as evaluate_mod
 from tasks.vectors import vocab as vocab_mod
 
@@ -280,15 +279,6 @@ def _checkpoints(out_dir: Path) -> list[Path]:
     return sorted(found, key=lambda p: int(p.name.removeprefix(CHECKPOINT_PREFIX)), reverse=True)
 
 
-def _fsync(path: Path) -> None:
-    """Persist a file's bytes or a folder's entries before the rename that marks a checkpoint complete."""
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 def _save_checkpoint(out_dir: Path, model: Word2Vec, state: Mapping[str, Any]) -> None:
     """Write `checkpoint-<epochs>/` under a temp name, rename it into place, then drop the older one: a
     kill at any moment leaves the newest complete checkpoint (at worst beside a `.tmp` folder the next start
@@ -301,12 +291,12 @@ def _save_checkpoint(out_dir: Path, model: Word2Vec, state: Mapping[str, Any]) -
         model.save(str(tmp / _CHECKPOINT_MODEL))  # big arrays go to .npy files beside it: hence a folder
         (tmp / _CHECKPOINT_STATE).write_text(json.dumps(state, ensure_ascii=False), encoding="utf-8")
         for path in [*tmp.iterdir(), tmp]:
-            _fsync(path)
+            fsync_path(path)
         shutil.rmtree(final, ignore_errors=True)
         os.rename(tmp, final)
-        _fsync(out_dir)
+        fsync_path(out_dir)
     except OSError as exc:
-        if exc.errno not in (errno.ENOSPC, errno.EFBIG, errno.EDQUOT):
+        if exc.errno not in DISK_FULL:
             raise
         raise NoSpaceError(
             exc.errno,
