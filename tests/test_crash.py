@@ -115,7 +115,7 @@ def test_sigkill_during_segment_then_rerun_gives_the_uninterrupted_corpus(
     _kill_when([sys.executable, "-c", SEGMENT_STAGE, str(root), str(text)], a_piece_written)
     assert not (folder / "corpus.txt").exists() and not (folder / "manifest.json").exists()
     again = stages.segment.fn(root, source, SEGMENT, 1, no_eval)  # any worker count: the same corpus
-    assert sorted(p.name for p in folder.iterdir()) == ["corpus.txt", "manifest.json"]
+    assert sorted(p.name for p in folder.iterdir()) == ["corpus.txt", "manifest.json", "words.txt"]
     assert (folder / "corpus.txt").read_bytes() == (Path(clean.path) / "corpus.txt").read_bytes()
     assert {k: v for k, v in again.stats.items() if k not in ("seconds", "bytes_per_s")} == {
         k: v for k, v in clean.stats.items() if k not in ("seconds", "bytes_per_s")
