@@ -18,6 +18,8 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from types import FrameType
 
+from prefect.exceptions import TerminationSignal
+
 from tasks.core import activity
 
 GRACE_S = 7.0
@@ -44,24 +46,18 @@ _received: Interrupted | None = None
 _last_words: list[Callable[[Interrupted], None]] = []
 
 
-def received() -> Interrupted | None:
-    """The interrupt this process got, if any: a failure that follows one (a helper that died of the same
-    Ctrl-C) is part of the interrupt, not a failure of its own."""
-    return _received
-
-
 def as_interrupt(exc: BaseException) -> Interrupted | None:
     """`exc` as the interrupt it stands for: ours, Prefect's SIGTERM bridge, a KeyboardInterrupt, or any
-    exception raised after a stop signal came."""
+    exception raised after a stop signal came (a helper that died of the same Ctrl-C is part of the
+    interrupt, not a failure of its own)."""
     if isinstance(exc, Interrupted):
         return exc
     if _received is not None:
         return _received
     if isinstance(exc, KeyboardInterrupt):
         return Interrupted(signal.SIGINT, activity.current())
-    signum = getattr(exc, "signal", None)  # prefect's TerminationSignal
-    if type(exc).__name__ == "TerminationSignal" and isinstance(signum, int):
-        return Interrupted(signum, activity.current())
+    if isinstance(exc, TerminationSignal):
+        return Interrupted(exc.signal, activity.current())
     return None
 
 
